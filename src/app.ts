@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Config } from "./config/types.js";
+import { createCredentialCheck } from "./credentials/credential-check.js";
+import type { Logger } from "./log/logger.js";
+import {
+  createSessionClientStarter,
+  type StartSessionClients,
+} from "./mcp/start-session-clients.js";
+import type { OutboundClient } from "./outbound/http-client.js";
+import { createNodeHttpClient } from "./outbound/node-http-client.js";
+import { createRoutes } from "./routes.js";
+import { createErrorInterceptor } from "./rpc/error-interceptor.js";
+import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
+import { SessionServiceImpl } from "./rpc/session-service.js";
+import { createSessionManager, type SessionManager } from "./session/session-manager.js";
+import { createMemorySessionRegistry } from "./session/session-registry.js";
+
+/** A Node request handler for HTTP/1.1 and HTTP/2 alike. */
+export type RequestHandler = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+) => void;
+
+/** Seams for tests and embedders; production uses the defaults. */
+export interface AppOptions {
+  /** Outbound HTTP for the credential check and the built-in server. */
+  readonly http?: OutboundClient;
+  /** Wraps the MCP server starter, for example to observe starts. */
+  readonly wrapStartClients?: (start: StartSessionClients) => StartSessionClients;
+}
+
+/** The wired service, independent of any listener. */
+export interface App {
+  /** Serves Connect, gRPC and gRPC-Web, plus `POST /init`. */
+  readonly handler: RequestHandler;
+  /** The route registration and interceptors, for in-memory transports. */
+  readonly routes: (router: ConnectRouter) => void;
+  readonly interceptors: Interceptor[];
+  readonly sessions: SessionManager;
+  /** Aborts running handlers, then closes every session. */
+  close(): Promise<void>;
+}
+
+/** Wires config into the session manager, the services and the HTTP handler. */
+export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
+  const http = options.http ?? createNodeHttpClient();
+  const checkCredentials = createCredentialCheck({ http, ...config.credentialCheck });
+  const starter = createSessionClientStarter(config.mcpServers, { config, http, logger });
+  const sessions = createSessionManager({
+    registry: createMemorySessionRegistry(),
+    checkCredentials,
+    startClients: options.wrapStartClients?.(starter) ?? starter,
+    logger,
+  });
+  const routes = createRoutes(new SessionServiceImpl(sessions, config.tools));
+  const interceptors = [createErrorInterceptor(logger)];
+  const shutdown = new AbortController();
+  const adapter = connectNodeAdapter({
+    routes,
+    interceptors,
+    readMaxBytes: config.server.maxMessageBytes,
+    maxTimeoutMs: config.server.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+  const initAlias = createInitAlias(sessions, config.server.maxMessageBytes, logger);
+  return {
+    handler(req, res) {
+      if (req.url?.split("?", 1)[0] === initAliasPath) {
+        void initAlias(req, res);
+        return;
+      }
+      adapter(req, res);
+    },
+    routes,
+    interceptors,
+    sessions,
+    async close() {
+      shutdown.abort();
+      await sessions.closeAll();
+    },
+  };
+}

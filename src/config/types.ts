@@ -1,0 +1,75 @@
+/** A stdio MCP server: a child process speaking MCP on stdin/stdout. */
+export interface StdioServerConfig {
+  readonly type: "stdio";
+  readonly command: string;
+  /** Static arguments. Never templated: credentials do not go into argv. */
+  readonly args: readonly string[];
+  /**
+   * Extra environment variables for the child. Values may use `${apiUrl}`,
+   * `${jwtToken}` and `${sessionId}`. The child gets only these plus a
+   * minimal base environment, never the service's own.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+/** A Streamable HTTP MCP server. */
+export interface HttpServerConfig {
+  readonly type: "http";
+  /** The MCP endpoint. Not templated. */
+  readonly url: string;
+  /** Request headers; values are templated like stdio `env`. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The project's own MCP server, one in-process instance per session. */
+export interface BuiltinServerConfig {
+  readonly type: "builtin";
+}
+
+/** One entry of `mcpServers`. */
+export type McpServerConfig = StdioServerConfig | HttpServerConfig | BuiltinServerConfig;
+
+/** The validated service configuration. Every field has a documented default. */
+export interface Config {
+  readonly server: {
+    /** Listen address. Default `127.0.0.1`. */
+    readonly host: string;
+    /** Listen port; 0 picks a free one. Default 8080. */
+    readonly port: number;
+    /** PEM files; with both set the port serves TLS with ALPN h2/http1.1. */
+    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+    /** Largest accepted request message. Default 4 MiB. */
+    readonly maxMessageBytes: number;
+    /** Largest RPC deadline a client may ask for. Default 300000 (5 min). */
+    readonly maxTimeoutMs: number;
+    /** How long in-flight calls may run after SIGTERM. Default 10000. */
+    readonly shutdownGraceMs: number;
+  };
+  readonly credentialCheck: {
+    /** Total time for `POST {api_url}/settings/validate`. Default 5000. */
+    readonly timeoutMs: number;
+    /** Largest response body read from the check. Default 65536. */
+    readonly maxResponseBytes: number;
+  };
+  readonly tools: {
+    /** Tool timeout when a CallTool gives none. Default 60000. */
+    readonly defaultTimeoutMs: number;
+    /** Largest tool timeout a CallTool may ask for. Default 300000. */
+    readonly maxTimeoutMs: number;
+    /** Time allowed for one session's MCP servers to start. Default 30000. */
+    readonly startTimeoutMs: number;
+  };
+  readonly builtin: {
+    /** Total time for one `api_request`/`validate_settings` call. Default 30000. */
+    readonly requestTimeoutMs: number;
+    /** Largest response body `api_request` returns. Default 1 MiB. */
+    readonly maxResponseBytes: number;
+  };
+  readonly log: {
+    /** pino level. Default `info`. */
+    readonly level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  };
+  /** Named MCP servers started for every session. Default `{ builtin: { type: builtin } }`. */
+  readonly mcpServers: Readonly<Record<string, McpServerConfig>>;
+}

@@ -1,0 +1,39 @@
+import type { McpServerConfig } from "../config/types.js";
+import { ServiceError } from "../errors.js";
+import { type ConnectDeps, connectServer, type SessionCredentials } from "./connect-server.js";
+import { createSessionClients, type SessionClients } from "./session-clients.js";
+
+/** Starts a session's MCP servers; rejects with `MCP_SERVER_START_FAILED`. */
+export type StartSessionClients = (
+  credentials: SessionCredentials,
+  signal: AbortSignal,
+) => Promise<SessionClients>;
+
+/**
+ * Creates the function that starts every configured server for a session,
+ * in parallel. If any server fails, every server started for the session is
+ * closed before the error is thrown, so a failed start leaves nothing behind.
+ */
+export function createSessionClientStarter(
+  servers: Readonly<Record<string, McpServerConfig>>,
+  deps: ConnectDeps,
+): StartSessionClients {
+  const entries = Object.entries(servers);
+  return async (credentials, signal) => {
+    const results = await Promise.allSettled(
+      entries.map(([name, server]) => connectServer(name, server, credentials, deps, signal)),
+    );
+    const connections = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failedAt = results.findIndex((r) => r.status === "rejected");
+    if (failedAt === -1) return createSessionClients(connections);
+    await Promise.allSettled(connections.map((c) => c.close()));
+    const failed = results[failedAt] as PromiseRejectedResult;
+    const server = entries[failedAt]?.[0] ?? "?";
+    if (signal.aborted) throw signal.reason;
+    throw new ServiceError(
+      "MCP_SERVER_START_FAILED",
+      `MCP server "${server}" failed to start for this session.`,
+      { metadata: { server }, cause: failed.reason },
+    );
+  };
+}

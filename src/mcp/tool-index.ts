@@ -1,0 +1,47 @@
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { ServerConnection } from "./server-connection.js";
+
+/** Separates the server name from the tool name when a session has several servers. */
+export const toolNameSeparator = "__";
+
+/** A tool as a session exposes it: the server's tool plus where it lives. */
+export interface SessionTool {
+  /** The name callers use: bare with one server, `<server>__<tool>` with several. */
+  readonly name: string;
+  readonly server: string;
+  readonly tool: Tool;
+}
+
+/**
+ * Lists every tool of every connection, following `nextCursor` until the last
+ * page. A server that repeats a cursor would loop forever, so a repeat ends
+ * the listing.
+ */
+export async function listSessionTools(
+  connections: readonly ServerConnection[],
+  options: { signal: AbortSignal; timeoutMs: number },
+): Promise<SessionTool[]> {
+  const prefixed = connections.length > 1;
+  const perServer = await Promise.all(
+    connections.map(async (connection) => {
+      const tools: SessionTool[] = [];
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const page = await connection.client.listTools(cursor === undefined ? {} : { cursor }, {
+          signal: options.signal,
+          timeout: options.timeoutMs,
+        });
+        for (const tool of page.tools) {
+          const name = prefixed ? `${connection.name}${toolNameSeparator}${tool.name}` : tool.name;
+          tools.push({ name, server: connection.name, tool });
+        }
+        cursor = page.nextCursor;
+        if (cursor !== undefined && seen.has(cursor)) break;
+        if (cursor !== undefined) seen.add(cursor);
+      } while (cursor !== undefined);
+      return tools;
+    }),
+  );
+  return perServer.flat();
+}

@@ -1,0 +1,10 @@
+/**
+ * The token of an `authorization: Bearer <token>` header, or undefined when
+ * the header is missing or uses another scheme.
+ */
+export function bearerToken(headers: Headers): string | undefined {
+  const value = headers.get("authorization");
+  if (value === null) return undefined;
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
+  return match?.[1];
+}

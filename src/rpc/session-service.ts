@@ -1,0 +1,65 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type CallToolRequest,
+  type CallToolResponse,
+  type CloseSessionRequest,
+  type CloseSessionResponse,
+  CloseSessionResponseSchema,
+  type InitRequest,
+  type InitResponse,
+  InitResponseSchema,
+  type ListToolsRequest,
+  type ListToolsResponse,
+  ListToolsResponseSchema,
+  type SessionService,
+} from "../../gen/mcpclient/v1/session_service_pb.js";
+import { resolveToolTimeout, type ToolTimeoutLimits } from "../mcp/tool-timeout.js";
+import { checkRequired } from "../session/init-request.js";
+import type { SessionManager } from "../session/session-manager.js";
+import { bearerToken } from "./bearer-token.js";
+import { toCallToolResponse, toProtoTool } from "./convert-tool.js";
+
+/**
+ * The SessionService handlers: proto in, domain call, proto out. Errors are
+ * ServiceErrors, mapped to RPC errors by the error interceptor.
+ */
+export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly limits: ToolTimeoutLimits,
+  ) {}
+
+  async init(req: InitRequest, ctx: HandlerContext): Promise<InitResponse> {
+    const input = { sessionId: req.sessionId, apiUrl: req.apiUrl, jwtToken: req.jwtToken };
+    const { reused } = await this.sessions.init(input, ctx.signal);
+    return create(InitResponseSchema, { status: "ok", reused });
+  }
+
+  async callTool(req: CallToolRequest, ctx: HandlerContext): Promise<CallToolResponse> {
+    checkRequired({ session_id: req.sessionId, name: req.name });
+    const clients = await this.sessions.open(req.sessionId, bearerToken(ctx.requestHeader));
+    const timeoutMs = resolveToolTimeout(toMs(req.timeout), ctx.timeoutMs(), this.limits);
+    const args: JsonObject = req.arguments ?? {};
+    const result = await clients.callTool(req.name, args, { signal: ctx.signal, timeoutMs });
+    return toCallToolResponse(result);
+  }
+
+  async listTools(req: ListToolsRequest, ctx: HandlerContext): Promise<ListToolsResponse> {
+    const clients = await this.sessions.open(req.sessionId, bearerToken(ctx.requestHeader));
+    const timeoutMs = resolveToolTimeout(undefined, ctx.timeoutMs(), this.limits);
+    const tools = await clients.listTools({ signal: ctx.signal, timeoutMs });
+    return create(ListToolsResponseSchema, { tools: tools.map(toProtoTool) });
+  }
+
+  async closeSession(req: CloseSessionRequest, ctx: HandlerContext): Promise<CloseSessionResponse> {
+    const closed = await this.sessions.close(req.sessionId, bearerToken(ctx.requestHeader));
+    return create(CloseSessionResponseSchema, { closed });
+  }
+}
+
+function toMs(duration: Duration | undefined): number | undefined {
+  if (duration === undefined) return undefined;
+  return Number(duration.seconds) * 1000 + duration.nanos / 1e6;
+}

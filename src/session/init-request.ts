@@ -1,0 +1,53 @@
+import { ServiceError } from "../errors.js";
+
+/** An Init request as the domain sees it. */
+export interface InitInput {
+  readonly sessionId: string;
+  readonly apiUrl: string;
+  readonly jwtToken: string;
+}
+
+const sessionIdPattern = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/**
+ * Step 1 of Init: every field present, and a bounded session_id.
+ * `MISSING_PARAMETERS` names the empty fields in metadata `fields`.
+ */
+export function checkInitInput(input: InitInput): void {
+  checkRequired({
+    session_id: input.sessionId,
+    api_url: input.apiUrl,
+    jwt_token: input.jwtToken,
+  });
+  checkSessionId(input.sessionId);
+}
+
+/**
+ * `MISSING_PARAMETERS` when any of the named fields is empty; the message
+ * and metadata `fields` name every empty one, in order.
+ */
+export function checkRequired(fields: Readonly<Record<string, string>>): void {
+  const missing = Object.entries(fields)
+    .filter(([, value]) => value === "")
+    .map(([name]) => name);
+  if (missing.length > 0) {
+    throw new ServiceError(
+      "MISSING_PARAMETERS",
+      `Missing required parameters: ${missing.join(", ")}.`,
+      {
+        metadata: { fields: missing.join(",") },
+      },
+    );
+  }
+}
+
+/** `INVALID_SESSION_ID` unless 1-128 characters of `A-Z a-z 0-9 _ - . : @`. */
+export function checkSessionId(sessionId: string): void {
+  checkRequired({ session_id: sessionId });
+  if (!sessionIdPattern.test(sessionId)) {
+    throw new ServiceError(
+      "INVALID_SESSION_ID",
+      "session_id must be 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.', ':' or '@'.",
+    );
+  }
+}

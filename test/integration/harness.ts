@@ -1,0 +1,353 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
+import { type App, createApp } from "../../src/app.js";
+import { configSchema } from "../../src/config/schema.js";
+import type { Config } from "../../src/config/types.js";
+import { createLogger } from "../../src/log/logger.js";
+import { type RunningServer, startServer } from "../../src/server/server.js";
+
+/** The repository root. */
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The Connect/gRPC path prefix of the service. */
+export const servicePath = "/mcpclient.v1.SessionService";
+
+/** The credential check timeout every in-process server uses. */
+export const credentialTimeoutMs = 300;
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+/**
+ * A syntactically valid JWT (`base64url(header).base64url(payload).sig`),
+ * unique per call so that sessions never share credentials by accident.
+ */
+export function makeJwt(claims: Record<string, unknown> = {}): string {
+  const payload = { sub: "user_123", jti: `${Date.now()}-${Math.random()}`, ...claims };
+  return `${base64url({ alg: "HS256", typ: "JWT" })}.${base64url(payload)}.c2lnbmF0dXJl`;
+}
+
+/**
+ * How the upstream answers `POST <base>/settings/validate`; the first path
+ * segment of the base picks it: `ok` 200, `reject` 401, `slow` after 5 s
+ * (beyond every credential timeout), `delay` after 500 ms with 200.
+ */
+export type UpstreamMode = "ok" | "reject" | "slow" | "delay";
+
+/** A real loopback HTTP server standing in for the user's API. */
+export interface Upstream {
+  /** A base URL `http://127.0.0.1:<port>/<mode>/<tag>` for `api_url`. */
+  apiUrl(mode: UpstreamMode, tag: string): string;
+  /** How many validation requests reached `apiUrl(mode, tag)` so far. */
+  validations(mode: UpstreamMode, tag: string): number;
+  /** The Authorization headers seen for that base, in order. */
+  authorizations(mode: UpstreamMode, tag: string): (string | undefined)[];
+  /** Resolves once a validation for that base has arrived (not answered). */
+  arrived(mode: UpstreamMode, tag: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the upstream on 127.0.0.1, port 0. */
+export async function startUpstream(): Promise<Upstream> {
+  const seen = new Map<string, (string | undefined)[]>();
+  const waiters = new Map<string, (() => void)[]>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const path = (req.url ?? "").split("?", 1)[0] ?? "";
+      const match = /^\/(ok|reject|slow|delay)\/([^/]+)\/settings\/validate$/.exec(path);
+      if (req.method !== "POST" || !match) return send(res, 404, { error: "not found" });
+      const key = `${match[1]}/${match[2]}`;
+      seen.set(key, [...(seen.get(key) ?? []), req.headers.authorization]);
+      for (const wake of waiters.get(key) ?? []) wake();
+      waiters.delete(key);
+      switch (match[1] as UpstreamMode) {
+        case "ok":
+          return send(res, 200, { ok: true });
+        case "reject":
+          return send(res, 401, { error: "unauthorized" });
+        case "delay":
+          return void setTimeout(() => send(res, 200, { ok: true }), 500);
+        case "slow": {
+          const timer = setTimeout(() => send(res, 200, { ok: true }), 5_000);
+          res.on("close", () => clearTimeout(timer));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    apiUrl: (mode, tag) => `http://127.0.0.1:${port}/${mode}/${tag}`,
+    validations: (mode, tag) => seen.get(`${mode}/${tag}`)?.length ?? 0,
+    authorizations: (mode, tag) => seen.get(`${mode}/${tag}`) ?? [],
+    arrived(mode, tag) {
+      const key = `${mode}/${tag}`;
+      if (seen.has(key)) return Promise.resolve();
+      return new Promise((resolve) => waiters.set(key, [...(waiters.get(key) ?? []), resolve]));
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+/** A URL on which nothing listens: a port that was bound and released. */
+export async function unreachableUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/api`;
+}
+
+/** The config file shape; only what a test changes. */
+export type ConfigInput = {
+  server?: Record<string, unknown>;
+  credentialCheck?: Record<string, unknown>;
+  tools?: Record<string, unknown>;
+  mcpServers?: Record<string, unknown>;
+};
+
+/**
+ * A validated config for an in-process server on 127.0.0.1, port 0, with a
+ * 300 ms credential check and the built-in MCP server only.
+ */
+export function makeConfig(input: ConfigInput = {}): Config {
+  return configSchema.parse({
+    server: { host: "127.0.0.1", port: 0, shutdownGraceMs: 3_000, ...input.server },
+    credentialCheck: { timeoutMs: credentialTimeoutMs, ...input.credentialCheck },
+    tools: input.tools ?? {},
+    log: { level: "silent" },
+    mcpServers: input.mcpServers ?? { builtin: { type: "builtin" } },
+  });
+}
+
+/** A real server started as the CLI starts it, with a silent logger. */
+export interface Service {
+  readonly app: App;
+  readonly server: RunningServer;
+  /** `http(s)://127.0.0.1:<port>` */
+  readonly url: string;
+}
+
+/** `startServer(createApp(config, logger), config.server, logger)`. */
+export async function startService(config: Config = makeConfig()): Promise<Service> {
+  const logger = createLogger({ level: "silent" });
+  const app = createApp(config, logger);
+  const server = await startServer(app, config.server, logger);
+  return { app, server, url: server.url };
+}
+
+/** A plain HTTP/1.1 response with its JSON body parsed (`undefined` when not JSON). */
+export interface JsonResponse {
+  readonly status: number;
+  readonly httpVersion: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+  readonly json: Record<string, unknown> | undefined;
+}
+
+/** Options of postRaw. */
+export interface PostOptions {
+  readonly headers?: Record<string, string>;
+  /** A CA for https URLs. */
+  readonly ca?: string | Buffer;
+}
+
+/**
+ * POSTs `body` over HTTP/1.1 on a fresh connection (`agent: false`), with
+ * `content-type: application/json` unless given. Works for http and https.
+ */
+export function postRaw(
+  url: string,
+  body: string | Buffer,
+  options: PostOptions = {},
+): Promise<JsonResponse> {
+  const target = new URL(url);
+  const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      target,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          ...options.headers,
+        },
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({
+            status: res.statusCode ?? 0,
+            httpVersion: res.httpVersion,
+            headers: res.headers,
+            text,
+            json: parseJson(text),
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** POSTs `value` as JSON; see postRaw. */
+export function postJson(url: string, value: unknown, options?: PostOptions) {
+  return postRaw(url, JSON.stringify(value), options);
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `debug` form of a Connect JSON error's ErrorInfo detail, if there is one. */
+export function jsonErrorInfo(
+  body: Record<string, unknown> | undefined,
+): { reason?: string; domain?: string; metadata?: Record<string, string> } | undefined {
+  const details = body?.details as { type: string; debug?: Record<string, unknown> }[] | undefined;
+  return details?.find((d) => d.type === "mcpclient.v1.ErrorInfo")?.debug;
+}
+
+/** The code and ErrorInfo reason of a failed call made with a connect client. */
+export async function rpcFailure(
+  call: Promise<unknown>,
+): Promise<{ code: number; reason: string | undefined; metadata: Record<string, string> }> {
+  try {
+    await call;
+  } catch (error) {
+    const connectError = ConnectError.from(error);
+    const [info] = connectError.findDetails(ErrorInfoSchema);
+    return { code: connectError.code, reason: info?.reason, metadata: info?.metadata ?? {} };
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made with the openssl CLI. */
+export interface TestCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: Buffer;
+  remove(): void;
+}
+
+/** Generates a fresh self-signed EC certificate in a temporary directory. */
+export function makeCertificate(): TestCertificate {
+  const dir = mkdtempSync(join(tmpdir(), "mcs-tls-"));
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "ignore" },
+  );
+  return {
+    certFile,
+    keyFile,
+    cert: readFileSync(certFile),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A process identity that survives pid reuse: pid plus start time. */
+export interface ProcessId {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
+function readStat(pid: number): { ppid: number; state: string; startTime: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses: the fields start after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0] ?? "", ppid: Number(fields[1]), startTime: fields[19] ?? "" };
+}
+
+/** Every living descendant of `root`, found through the ppid chains in /proc. */
+export function descendants(root: number): ProcessId[] {
+  const children = new Map<number, { pid: number; startTime: string }[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (!stat || stat.state === "Z") continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push({ pid: Number(name), startTime: stat.startTime });
+    children.set(stat.ppid, list);
+  }
+  const found: ProcessId[] = [];
+  const queue = [root];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const child of children.get(pid) ?? []) {
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}
+
+/** True while the process runs (a zombie counts as ended). */
+export function isAlive(process: ProcessId): boolean {
+  const stat = readStat(process.pid);
+  return stat !== undefined && stat.state !== "Z" && stat.startTime === process.startTime;
+}
+
+/** Polls `condition` every 25 ms until it holds or `timeoutMs` passes; returns the last result. */
+export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}

@@ -1,0 +1,405 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
+import {
+  type CallOptions,
+  type Client,
+  type Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { expect } from "vitest";
+import { type ErrorInfo, ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
+import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { type App, createApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/load-config.js";
+import type { Config } from "../../src/config/types.js";
+import { createLogger } from "../../src/log/logger.js";
+import type { StartSessionClients } from "../../src/mcp/start-session-clients.js";
+
+/** The SessionService client every test uses. */
+export type SessionClient = Client<typeof SessionService>;
+
+// ---------------------------------------------------------------- upstream
+
+/** One request as the upstream API received it. */
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+  readonly body: string;
+}
+
+/**
+ * How the upstream answers a credential check: a status, a status after a
+ * delay (optionally with a custom reason phrase), or never.
+ */
+export type Reply = number | { status: number; delayMs?: number; statusText?: string } | "hang";
+
+/** A real HTTP/1.1 API on 127.0.0.1 standing in for the user's API. */
+export interface Upstream {
+  /** `http://127.0.0.1:<port>/api/v1`, the `api_url` tests send. */
+  readonly apiUrl: string;
+  /** The path the credential check must POST to. */
+  readonly validatePath: string;
+  /** Every request, in arrival order. */
+  readonly requests: readonly UpstreamRequest[];
+  /** The requests to `validatePath`. */
+  validations(): UpstreamRequest[];
+  /** Answers `POST <base>/settings/validate`; the default answers 200. */
+  onValidate: (request: UpstreamRequest) => Reply;
+  close(): Promise<void>;
+}
+
+const basePath = "/api/v1";
+
+/**
+ * Starts the upstream. `<base>/settings/validate` answers as `onValidate`
+ * says; `<base>/echo-auth` echoes the authorization header (an API that
+ * leaks it back); any other path answers 200 `{"method","path"}` as JSON.
+ */
+export async function startUpstream(): Promise<Upstream> {
+  const requests: UpstreamRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const validatePath = `${basePath}/settings/validate`;
+  const upstream = {
+    onValidate: (() => 200) as (request: UpstreamRequest) => Reply,
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const request: UpstreamRequest = {
+        method: req.method ?? "",
+        path: req.url ?? "",
+        authorization: req.headers.authorization,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
+      requests.push(request);
+      answer(req, res, request);
+    });
+  });
+
+  function answer(_req: IncomingMessage, res: ServerResponse, request: UpstreamRequest): void {
+    if (request.path === `${basePath}/echo-auth`) {
+      return sendJson(res, 200, { authorization: request.authorization ?? null });
+    }
+    if (request.path !== validatePath) {
+      return sendJson(res, 200, { method: request.method, path: request.path });
+    }
+    const reply = upstream.onValidate(request);
+    if (reply === "hang") return;
+    const { status, delayMs = 0, statusText } = typeof reply === "number" ? { status: reply } : reply;
+    const send = () => {
+      if (statusText !== undefined) res.statusMessage = statusText;
+      sendJson(res, status, status < 300 ? { ok: true } : { error: "no" });
+    };
+    if (delayMs === 0) return send();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      send();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(upstream, {
+    apiUrl: `http://127.0.0.1:${port}${basePath}`,
+    validatePath,
+    requests,
+    validations: () => requests.filter((r) => r.path === validatePath),
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
+}
+
+/** A loopback port with nothing listening: a server is started and closed. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// ---------------------------------------------------------------- JWTs
+
+/** What buildJwt puts into a token. */
+export interface JwtOptions {
+  /** Default `{"alg":"HS256","typ":"JWT"}`. */
+  readonly header?: Record<string, unknown>;
+  /** Merged over `{"sub":"CANARY-<uuid>"}` and `exp`. */
+  readonly payload?: Record<string, unknown>;
+  /** `exp` in seconds since the epoch; `null` leaves it out. Default: an hour from now. */
+  readonly exp?: number | null;
+  /** The third segment; default 32 random bytes, base64url. */
+  readonly signature?: string;
+}
+
+/** base64url of the JSON of `value`, as JWT segments are encoded. */
+export function segment(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+}
+
+/**
+ * A JWT-shaped token, unsigned but with a random signature segment. Every
+ * token carries `"sub":"CANARY-<uuid>"`, so its payload segment is unique
+ * and any copy of it in a log or a response is a leak.
+ */
+export function buildJwt(options: JwtOptions = {}): string {
+  const exp = options.exp === undefined ? Math.floor(Date.now() / 1000) + 3600 : options.exp;
+  const payload = {
+    sub: `CANARY-${randomUUID()}`,
+    ...(exp === null ? {} : { exp }),
+    ...options.payload,
+  };
+  const signature = options.signature ?? randomBytes(32).toString("base64url");
+  return [segment(options.header ?? { alg: "HS256", typ: "JWT" }), segment(payload), signature].join(
+    ".",
+  );
+}
+
+/** Call options carrying `authorization: Bearer <token>`. */
+export function bearer(token: string): CallOptions {
+  return { headers: { authorization: `Bearer ${token}` } };
+}
+
+// ---------------------------------------------------------------- errors
+
+/**
+ * Awaits `call`, which must fail with `code` and an `mcpclient.v1.ErrorInfo`
+ * detail whose reason is `reason`; returns both for further checks.
+ */
+export async function expectRpcError(
+  call: Promise<unknown>,
+  code: Code,
+  reason: string,
+): Promise<{ error: ConnectError; info: ErrorInfo }> {
+  const error = await call.then(
+    (value) => {
+      throw new Error(`expected ${reason}, got a response: ${JSON.stringify(value, bigints)}`);
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
+  const infos = error.findDetails(ErrorInfoSchema);
+  expect({ code: error.code, reasons: infos.map((i) => i.reason) }).toEqual({
+    code,
+    reasons: [reason],
+  });
+  const info = infos[0] as ErrorInfo;
+  expect(info.domain).toBe("mcp-client-server");
+  return { error, info };
+}
+
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+// ---------------------------------------------------------------- apps
+
+/** What the wrapped MCP starter saw. */
+export interface StartCounts {
+  /** Times the starter was called. */
+  calls: number;
+  /** Starts that resolved. */
+  started: number;
+  /** Started session clients that were closed since. */
+  closed: number;
+  /** The session id of each successful start, in order. */
+  readonly sessions: string[];
+}
+
+/** An app wired to an in-memory client, with its log lines and start counts. */
+export interface TestApp {
+  readonly app: App;
+  readonly config: Config;
+  readonly client: SessionClient;
+  /** Every JSON line the app logged. */
+  readonly logs: readonly string[];
+  readonly starts: StartCounts;
+}
+
+/**
+ * The defaults of `loadConfig()` (one built-in MCP server) with a 300 ms
+ * credential check timeout, then `overrides`.
+ */
+export async function testConfig(overrides: Partial<Config> = {}): Promise<Config> {
+  const defaults = await loadConfig({ env: {} });
+  return {
+    ...defaults,
+    credentialCheck: { ...defaults.credentialCheck, timeoutMs: 300 },
+    ...overrides,
+  };
+}
+
+function countStarts(counts: StartCounts): (start: StartSessionClients) => StartSessionClients {
+  return (start) => async (credentials, signal) => {
+    counts.calls++;
+    const clients = await start(credentials, signal);
+    counts.started++;
+    counts.sessions.push(credentials.sessionId);
+    const close = clients.close;
+    let closed = false;
+    clients.close = () => {
+      if (!closed) counts.closed++;
+      closed = true;
+      return close.call(clients);
+    };
+    return clients;
+  };
+}
+
+// ---------------------------------------------------------------- harness
+
+/**
+ * Owns everything one test starts and checks, at cleanup, that no token it
+ * minted leaked into a log line or anything a caller received.
+ */
+export interface Harness {
+  /** Starts an upstream API, closed at cleanup. */
+  upstream(): Promise<Upstream>;
+  /** Creates an app (default config: testConfig()), closed at cleanup. */
+  app(config?: Config): Promise<TestApp>;
+  /** buildJwt, with the token registered as a secret. */
+  jwt(options?: JwtOptions): string;
+  /** Registers `value` (a token) as a secret: neither it nor its payload or signature may leak. */
+  secret(value: string): string;
+  /** A temporary directory, removed at cleanup. */
+  tempDir(): Promise<string>;
+  /** Every log line, error text, ErrorInfo value and response JSON seen so far. */
+  observed(): string[];
+  /** The observed strings that contain a secret, each with the secret part it holds. */
+  leaks(): string[];
+  /** Closes every app and upstream, removes temp dirs, then fails on any leak. */
+  cleanup(): Promise<void>;
+}
+
+/** Creates a harness for one test. */
+export function createHarness(): Harness {
+  const apps: TestApp[] = [];
+  const upstreams: Upstream[] = [];
+  const dirs: string[] = [];
+  const secrets = new Set<string>();
+  const seen: string[] = [];
+
+  const recorder: Interceptor = (next) => async (req) => {
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        seen.push(JSON.stringify(toJson(res.method.output, res.message)));
+        res.header.forEach((value) => void seen.push(value));
+        res.trailer.forEach((value) => void seen.push(value));
+      }
+      return res;
+    } catch (e) {
+      const error = ConnectError.from(e);
+      seen.push(error.message, error.rawMessage);
+      error.metadata.forEach((value) => void seen.push(value));
+      for (const info of error.findDetails(ErrorInfoSchema)) {
+        seen.push(info.reason, info.domain, ...Object.values(info.metadata));
+        seen.push(JSON.stringify(toJson(ErrorInfoSchema, info)));
+      }
+      throw e;
+    }
+  };
+
+  const harness: Harness = {
+    async upstream() {
+      const upstream = await startUpstream();
+      upstreams.push(upstream);
+      return upstream;
+    },
+    async app(config) {
+      const resolved = config ?? (await testConfig());
+      const logs: string[] = [];
+      const logger = createLogger({
+        level: "trace",
+        destination: { write: (line: string) => void logs.push(line) },
+      });
+      const starts: StartCounts = { calls: 0, started: 0, closed: 0, sessions: [] };
+      const app = createApp(resolved, logger, { wrapStartClients: countStarts(starts) });
+      const transport = createRouterTransport(app.routes, {
+        router: { interceptors: app.interceptors },
+        transport: { interceptors: [recorder] },
+      });
+      const testApp = {
+        app,
+        config: resolved,
+        client: createClient(SessionService, transport),
+        logs,
+        starts,
+      };
+      apps.push(testApp);
+      return testApp;
+    },
+    jwt(options) {
+      return harness.secret(buildJwt(options));
+    },
+    secret(value) {
+      secrets.add(value);
+      return value;
+    },
+    async tempDir() {
+      const dir = await mkdtemp(join(tmpdir(), "mcp-service-test-"));
+      dirs.push(dir);
+      return dir;
+    },
+    observed() {
+      return [...apps.flatMap((a) => a.logs), ...seen];
+    },
+    leaks() {
+      // The payload segment is unique too (it holds the canary `sub`).
+      const parts = [...secrets].flatMap((s) => [
+        s,
+        ...s.split(".").slice(1).filter((part) => part.length >= 16),
+      ]);
+      return harness
+        .observed()
+        .flatMap((text) => parts.filter((p) => text.includes(p)).map((p) => `${p} in ${text}`));
+    },
+    async cleanup() {
+      await Promise.allSettled(apps.map((a) => a.app.close()));
+      await Promise.allSettled(upstreams.map((u) => u.close()));
+      await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+      expect(harness.leaks()).toEqual([]);
+    },
+  };
+  return harness;
+}
+
+/** An app plus an upstream, the setup most tests need. */
+export async function appWithUpstream(
+  h: Harness,
+  config?: Config,
+): Promise<TestApp & { upstream: Upstream }> {
+  const upstream = await h.upstream();
+  const testApp = await h.app(config);
+  return { ...testApp, upstream };
+}
+
+/** Inits `sessionId` with `token` against `upstream` and expects a new session. */
+export async function initSession(
+  client: SessionClient,
+  upstream: Upstream,
+  sessionId: string,
+  token: string,
+): Promise<void> {
+  const res = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+  expect({ status: res.status, reused: res.reused }).toEqual({ status: "ok", reused: false });
+}
