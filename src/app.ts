@@ -15,7 +15,12 @@ import { createRoutes } from "./routes.js";
 import { createErrorInterceptor } from "./rpc/error-interceptor.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
 import { SessionServiceImpl } from "./rpc/session-service.js";
-import { createSessionManager, type SessionManager } from "./session/session-manager.js";
+import { toConnectError } from "./rpc/to-connect-error.js";
+import {
+  createSessionManager,
+  type SessionManager,
+  shuttingDown,
+} from "./session/session-manager.js";
 import { createMemorySessionRegistry } from "./session/session-registry.js";
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 alike. */
@@ -40,7 +45,9 @@ export interface App {
   readonly routes: (router: ConnectRouter) => void;
   readonly interceptors: Interceptor[];
   readonly sessions: SessionManager;
-  /** Aborts running handlers, then closes every session. */
+  /** Refuses new Inits and calls with UNAVAILABLE `SERVER_SHUTTING_DOWN`; running calls go on. */
+  drain(): void;
+  /** Ends running handlers with `SERVER_SHUTTING_DOWN`, then closes every session. */
   close(): Promise<void>;
 }
 
@@ -77,8 +84,11 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     routes,
     interceptors,
     sessions,
+    drain() {
+      sessions.drain();
+    },
     async close() {
-      shutdown.abort();
+      shutdown.abort(toConnectError(shuttingDown()));
       await sessions.closeAll();
     },
   };

@@ -1,16 +1,16 @@
-import { STATUS_CODES } from "node:http";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { joinUnderBase } from "../outbound/join-url.js";
+import { statusLine } from "../outbound/status-line.js";
 import type { BuiltinServerOptions } from "./create-builtin-server.js";
-import { failureReason, jsonResult, redactToken } from "./tool-results.js";
+import { failureReason, jsonResult } from "./tool-results.js";
 
 /**
  * Registers `validate_settings`: `POST {apiUrl}/settings/validate` with the
  * bearer token. The result text is JSON, `{"status":"success"}` on 2xx, else
  * `{"error":"Connection test failed: <reason>","error_type":"API_ERROR",
  * "status":"error"}` with `isError: true`; the reason is the status code and
- * reason phrase, or a fixed text when no response came.
+ * its standard reason phrase, or a fixed text when no response came.
  */
 export function registerValidateSettings(server: McpServer, options: BuiltinServerOptions): void {
   server.registerTool(
@@ -46,8 +46,7 @@ async function validateSettings(
     if (response.status >= 200 && response.status < 300) {
       return jsonResult({ status: "success" });
     }
-    const phrase = response.statusText || STATUS_CODES[response.status] || "";
-    reason = redactToken(`${response.status} ${phrase}`.trim(), options.jwtToken);
+    reason = statusLine(response.status);
   } catch (error) {
     reason = failureReason(error);
   }

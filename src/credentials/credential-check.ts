@@ -1,8 +1,8 @@
-import { STATUS_CODES } from "node:http";
 import { ServiceError } from "../errors.js";
 import type { OutboundClient } from "../outbound/http-client.js";
 import { OutboundError } from "../outbound/http-client.js";
 import { joinUnderBase } from "../outbound/join-url.js";
+import { statusLine } from "../outbound/status-line.js";
 
 /**
  * Asks the user's API whether `jwtToken` is accepted at `apiUrl`. Resolves
@@ -36,9 +36,8 @@ export function createCredentialCheck(options: CredentialCheckOptions): Credenti
   const { http, timeoutMs, maxResponseBytes } = options;
   return async (apiUrl, jwtToken, signal) => {
     let status: number;
-    let statusText: string;
     try {
-      ({ status, statusText } = await http({
+      ({ status } = await http({
         url: joinUnderBase(apiUrl, "settings/validate"),
         method: "POST",
         headers: {
@@ -55,10 +54,10 @@ export function createCredentialCheck(options: CredentialCheckOptions): Credenti
       throw fromOutboundError(error, timeoutMs);
     }
     if (status >= 200 && status < 300) return;
-    const message = `Connection test failed: ${status} ${reasonPhrase(status, statusText, jwtToken)}`;
+    const message = `Connection test failed: ${statusLine(status)}`;
     const metadata = { http_status: String(status) };
     const reason = status === 401 || status === 403 ? "CREDENTIALS_REJECTED" : "UPSTREAM_ERROR";
-    throw new ServiceError(reason, message.trimEnd(), { metadata });
+    throw new ServiceError(reason, message, { metadata });
   };
 }
 
@@ -80,11 +79,4 @@ function fromOutboundError(error: unknown, timeoutMs: number): unknown {
     case "aborted":
       return new ServiceError("CANCELED", "Connection test canceled", { cause: error });
   }
-}
-
-// The reason phrase comes from the API; only a short, plain one that does not
-// echo the token is passed on, else the standard phrase for the status.
-function reasonPhrase(status: number, statusText: string, jwtToken: string): string {
-  const plain = /^[\x20-\x7e]{1,64}$/.test(statusText) && !statusText.includes(jwtToken);
-  return plain ? statusText : (STATUS_CODES[status] ?? "");
 }

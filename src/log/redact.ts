@@ -4,8 +4,9 @@ export const redactedText = "[REDACTED]";
 /** Object keys whose values are always masked, wherever they occur. */
 export const sensitiveKeyPattern = /token|authorization|password|secret|jwt|cookie|api[-_]?key/i;
 
-// A JWS has three base64url segments, a JWE five; "eyJ" is base64url for `{"`.
-const jwtPattern = /eyJ[\w-]+=*\.[\w-]+=*\.[\w-]*=*(?:\.[\w-]*=*){0,2}/g;
+// A JWS has three base64url segments, a JWE five. A JSON object header starts
+// with `{` and then a quote or whitespace, which base64url-encode to `ey`/`ew`.
+const jwtPattern = /\be[wy][\w-]+=*\.[\w-]+=*\.[\w-]*=*(?:\.[\w-]*=*){0,2}/g;
 // Stops at quotes, backslashes and separators so surrounding JSON or prose survives.
 const bearerPattern = /\b(bearer)\s+[^\s"'`\\,;]+/gi;
 const urlQueryPattern = /(\bhttps?:\/\/[^\s"'`\\?]*)\?[^\s"'`\\]*/gi;

@@ -74,8 +74,11 @@ function createTransport(
       });
       const log = deps.logger.child({ server: name, session_id: credentials.sessionId });
       const stderr = transport.stderr;
-      if (stderr instanceof Readable)
-        forwardStderrLines(stderr, (line) => log.info({ stderr: line }, "mcp server stderr"));
+      // The logger masks JWT shapes; the session's own token is masked whatever its shape.
+      const mask = (line: string) => line.split(credentials.jwtToken).join("[REDACTED]");
+      if (stderr instanceof Readable) {
+        forwardStderrLines(stderr, (line) => log.info({ stderr: mask(line) }, "mcp server stderr"));
+      }
       // Closing the client closes this transport, which ends the child.
       return { transport, stop: async () => {} };
     }

@@ -7,7 +7,8 @@ const maxServerMessageLength = 500;
 /**
  * Turns what an MCP request threw into the caller's error:
  * the caller's own abort is rethrown as its abort reason (the RPC layer owns
- * deadline and cancel codes); -32001 is `MCP_TIMEOUT`; a closed connection is
+ * deadline and cancel codes); -32001 is `MCP_TIMEOUT`; a closed connection,
+ * or any failure that is not a JSON-RPC error (the transport broke), is
  * `MCP_SERVER_EXITED`; -32602 is `TOOL_INVALID_ARGUMENTS`; any other
  * JSON-RPC error is `MCP_ERROR` with its code. A server's own message is
  * passed on only redacted and shortened, since servers may echo anything.
@@ -20,7 +21,12 @@ export function mapMcpError(
     return context.signal.reason ?? new ServiceError("CANCELED", "The call was canceled.");
   }
   const metadata = { server: context.server };
-  if (context.connectionClosed || isMcpError(error, ErrorCode.ConnectionClosed)) {
+  const transportFailed = !(error instanceof McpError);
+  if (
+    context.connectionClosed ||
+    transportFailed ||
+    isMcpError(error, ErrorCode.ConnectionClosed)
+  ) {
     return new ServiceError(
       "MCP_SERVER_EXITED",
       `MCP server "${context.server}" closed the connection; call Init again to restart the session.`,
@@ -37,15 +43,12 @@ export function mapMcpError(
       },
     );
   }
-  if (error instanceof McpError) {
-    const detail = redactText(error.message).slice(0, maxServerMessageLength);
-    const reason = error.code === ErrorCode.InvalidParams ? "TOOL_INVALID_ARGUMENTS" : "MCP_ERROR";
-    return new ServiceError(reason, `MCP server "${context.server}" answered: ${detail}`, {
-      metadata: { ...metadata, mcp_code: String(error.code) },
-      cause: error,
-    });
-  }
-  return error;
+  const detail = redactText(error.message).slice(0, maxServerMessageLength);
+  const reason = error.code === ErrorCode.InvalidParams ? "TOOL_INVALID_ARGUMENTS" : "MCP_ERROR";
+  return new ServiceError(reason, `MCP server "${context.server}" answered: ${detail}`, {
+    metadata: { ...metadata, mcp_code: String(error.code) },
+    cause: error,
+  });
 }
 
 function isMcpError(error: unknown, code: number): boolean {

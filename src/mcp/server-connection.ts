@@ -17,12 +17,18 @@ export interface ServerConnection {
   onLost: ((name: string) => void) | undefined;
   /** Closes the client and ends the server (child process, HTTP session). Idempotent. */
   close(): Promise<void>;
+  /**
+   * Declares the connection broken (a transport request failed), fires
+   * `onLost` once and closes the client.
+   */
+  markLost(): void;
 }
 
 /**
  * Wraps a client. `beforeClose` runs before the client closes its transport
- * (to end a remote session while the connection still works). `onclose` handlers can fire more than once (the
- * in-memory pair does), so the state change happens only on the first call.
+ * (to end a remote session while the connection still works). `onclose`
+ * handlers can fire more than once (the in-memory pair does), so the state
+ * changes only on the first call.
  */
 export function createServerConnection(
   name: string,
@@ -49,11 +55,13 @@ export function createServerConnection(
       })();
       return closing;
     },
+    markLost() {
+      if (closed) return;
+      closed = true;
+      connection.onLost?.(name);
+      connection.close().catch(() => {});
+    },
   };
-  client.onclose = () => {
-    if (closed) return;
-    closed = true;
-    connection.onLost?.(name);
-  };
+  client.onclose = () => connection.markLost();
   return connection;
 }

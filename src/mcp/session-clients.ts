@@ -1,9 +1,13 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolResultSchema,
+  McpError,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { ServiceError } from "../errors.js";
 import { mapMcpError } from "./map-mcp-error.js";
 import type { ServerConnection } from "./server-connection.js";
-import { listSessionTools, type SessionTool } from "./tool-index.js";
+import { listServerTools, type SessionTool } from "./tool-index.js";
 
 /** Per-request limits for an MCP request. */
 export interface McpCallOptions {
@@ -25,7 +29,9 @@ export interface SessionClients {
   listTools(options: McpCallOptions): Promise<SessionTool[]>;
   /**
    * Calls a tool by its session name. `TOOL_NOT_FOUND` when no server has
-   * it; a result with `isError` is returned, not thrown.
+   * it; a result with `isError` is returned, not thrown. The result is passed
+   * on as the server sent it: validating it against the tool's output schema
+   * is the caller's choice.
    */
   callTool(
     name: string,
@@ -38,6 +44,7 @@ export interface SessionClients {
 
 /** Groups connected servers into one session's clients. */
 export function createSessionClients(connections: readonly ServerConnection[]): SessionClients {
+  const prefixed = connections.length > 1;
   let index: Map<string, SessionTool> | undefined;
   let lost = false;
   const clients: SessionClients = {
@@ -47,9 +54,12 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
     },
     onLost: undefined,
     async listTools(options) {
-      const tools = await guard(undefined, options.signal, () =>
-        listSessionTools(connections, options),
+      const perServer = await Promise.all(
+        connections.map((c) =>
+          guard(c, options.signal, () => listServerTools(c, prefixed, options)),
+        ),
       );
+      const tools = perServer.flat();
       index = new Map(tools.map((t) => [t.name, t]));
       return tools;
     },
@@ -59,21 +69,21 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
         await clients.listTools(options);
         tool = index?.get(name);
       }
-      if (tool === undefined) {
+      const connection = connections.find((c) => c.name === tool?.server);
+      if (tool === undefined || connection === undefined) {
         throw new ServiceError("TOOL_NOT_FOUND", "The session has no tool with this name.", {
           metadata: { tool: name.slice(0, 128) },
         });
       }
-      const { server, tool: mcpTool } = tool;
-      const connection = connections.find((c) => c.name === server);
-      return guard(connection, options.signal, async () => {
-        const result = await connection?.client.callTool(
-          { name: mcpTool.name, arguments: args },
-          undefined,
-          { signal: options.signal, timeout: options.timeoutMs },
-        );
-        return result as CallToolResult;
-      });
+      const params = { name: tool.tool.name, arguments: args };
+      return guard(connection, options.signal, () =>
+        // `request` rather than `callTool`: the SDK's client-side output
+        // validation would report a server's bad result as a -32602 of ours.
+        connection.client.request({ method: "tools/call", params }, CallToolResultSchema, {
+          signal: options.signal,
+          timeout: options.timeoutMs,
+        }),
+      );
     },
     async close() {
       await Promise.allSettled(connections.map((c) => c.close()));
@@ -89,22 +99,25 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
       index = undefined;
     });
   }
-
-  async function guard<T>(
-    connection: ServerConnection | undefined,
-    signal: AbortSignal,
-    run: () => Promise<T>,
-  ): Promise<T> {
-    const closed = connection ? [connection] : connections;
-    const gone = closed.find((c) => c.closed);
-    if (gone) throw mapMcpError(undefined, { server: gone.name, signal, connectionClosed: true });
-    try {
-      return await run();
-    } catch (error) {
-      const server = connection?.name ?? connections.find((c) => c.closed)?.name ?? "*";
-      const connectionClosed = closed.some((c) => c.closed);
-      throw mapMcpError(error, { server, signal, connectionClosed });
-    }
-  }
   return clients;
+}
+
+/**
+ * Runs one MCP request on one connection. A failure that is not a JSON-RPC
+ * error (a refused connection, an HTTP error, a closed pipe) means the
+ * connection is broken: it is marked lost, so the session turns inactive.
+ */
+async function guard<T>(
+  connection: ServerConnection,
+  signal: AbortSignal,
+  run: () => Promise<T>,
+): Promise<T> {
+  const context = { server: connection.name, signal, connectionClosed: connection.closed };
+  if (connection.closed) throw mapMcpError(undefined, context);
+  try {
+    return await run();
+  } catch (error) {
+    if (!signal.aborted && !(error instanceof McpError)) connection.markLost();
+    throw mapMcpError(error, { ...context, connectionClosed: connection.closed });
+  }
 }

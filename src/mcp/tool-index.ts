@@ -13,35 +13,30 @@ export interface SessionTool {
 }
 
 /**
- * Lists every tool of every connection, following `nextCursor` until the last
+ * Lists every tool of one connection, following `nextCursor` until the last
  * page. A server that repeats a cursor would loop forever, so a repeat ends
- * the listing.
+ * the listing. With `prefixed`, names become `<server>__<tool>`.
  */
-export async function listSessionTools(
-  connections: readonly ServerConnection[],
+export async function listServerTools(
+  connection: ServerConnection,
+  prefixed: boolean,
   options: { signal: AbortSignal; timeoutMs: number },
 ): Promise<SessionTool[]> {
-  const prefixed = connections.length > 1;
-  const perServer = await Promise.all(
-    connections.map(async (connection) => {
-      const tools: SessionTool[] = [];
-      const seen = new Set<string>();
-      let cursor: string | undefined;
-      do {
-        const page = await connection.client.listTools(cursor === undefined ? {} : { cursor }, {
-          signal: options.signal,
-          timeout: options.timeoutMs,
-        });
-        for (const tool of page.tools) {
-          const name = prefixed ? `${connection.name}${toolNameSeparator}${tool.name}` : tool.name;
-          tools.push({ name, server: connection.name, tool });
-        }
-        cursor = page.nextCursor;
-        if (cursor !== undefined && seen.has(cursor)) break;
-        if (cursor !== undefined) seen.add(cursor);
-      } while (cursor !== undefined);
-      return tools;
-    }),
-  );
-  return perServer.flat();
+  const tools: SessionTool[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await connection.client.listTools(cursor === undefined ? {} : { cursor }, {
+      signal: options.signal,
+      timeout: options.timeoutMs,
+    });
+    for (const tool of page.tools) {
+      const name = prefixed ? `${connection.name}${toolNameSeparator}${tool.name}` : tool.name;
+      tools.push({ name, server: connection.name, tool });
+    }
+    cursor = page.nextCursor;
+    if (cursor !== undefined && seen.has(cursor)) break;
+    if (cursor !== undefined) seen.add(cursor);
+  } while (cursor !== undefined);
+  return tools;
 }

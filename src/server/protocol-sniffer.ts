@@ -4,19 +4,21 @@ import type { Socket } from "node:net";
 
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/** How long a new connection may stay silent before it is closed. */
-export const firstBytesTimeoutMs = 30_000;
+/** How long a new connection may take to send its first bytes, by default. */
+export const defaultFirstBytesTimeoutMs = 30_000;
 
 /**
  * Serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one socket
  * listener: it reads a connection's first bytes, decides by the HTTP/2
  * preface, puts the bytes back and hands the socket to the matching server.
  * It decides as soon as the bytes differ from the preface, so an HTTP/1.1
- * request never waits for more data than it sent.
+ * request never waits for more data than it sent. A connection that has not
+ * shown its protocol within `firstBytesTimeoutMs` is closed.
  */
 export function routeByPreface(
   socket: Socket,
   servers: { h2: Http2Server; http1: Http1Server },
+  firstBytesTimeoutMs = defaultFirstBytesTimeoutMs,
 ): void {
   let seen = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {

@@ -12,6 +12,9 @@ import type { Logger } from "../log/logger.js";
 import { createDrain } from "./drain.js";
 import { routeByPreface } from "./protocol-sniffer.js";
 
+// How long the answers of handlers ended at the end of the grace period may take to go out.
+const responseFlushMs = 1_000;
+
 /** A listening server. */
 export interface RunningServer {
   readonly host: string;
@@ -49,13 +52,15 @@ export async function startServer(
       },
       drain.handler,
     );
-    drain.track(secure);
+    drain.trackSessions(secure);
     listener = secure;
   } else {
     const h2 = createHttp2Server(h2Options, drain.handler);
     const http1 = createHttp1Server(drain.handler);
-    drain.track(h2);
-    drain.track(http1);
+    drain.trackSessions(h2);
+    // Node arms headersTimeout/requestTimeout checks on 'listening'; this
+    // server never listens itself, since routeByPreface hands it its sockets.
+    http1.emit("listening");
     listener = createNetServer((socket) => routeByPreface(socket, { h2, http1 }));
   }
   drain.trackSockets(listener);
@@ -78,9 +83,12 @@ export async function startServer(
       stopping ??= (async () => {
         logger.info("shutting down: no new connections");
         listener.close();
+        app.drain();
         const finished = await drain.start(config.shutdownGraceMs);
         logger.info({ in_flight_finished: finished }, "draining done; closing sessions");
         await app.close();
+        // Handlers ended by close() still write their SERVER_SHUTTING_DOWN answers.
+        await drain.idle(responseFlushMs);
         drain.destroyAll();
         logger.info("shutdown complete");
       })();

@@ -34,7 +34,9 @@ export interface SessionManager {
   open(sessionId: string, bearer: string | undefined): Promise<SessionClients>;
   /** Closes a session; false when there was none. Needs the bearer when there is one. */
   close(sessionId: string, bearer: string | undefined): Promise<boolean>;
-  /** Refuses new Inits (`SERVER_SHUTTING_DOWN`) and closes every session. */
+  /** From now on refuses Init and open with `SERVER_SHUTTING_DOWN`. */
+  drain(): void;
+  /** Drains, aborts Inits under way, and closes every session. */
   closeAll(): Promise<void>;
   /** The number of sessions with live clients. */
   readonly size: number;
@@ -59,13 +61,15 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const apiUrl = parseApiUrl(input.apiUrl);
     checkJwtFormat(input.jwtToken, now());
     log.info("validating credentials");
-    await deps.checkCredentials(apiUrl, input.jwtToken, lifetime.signal);
-    log.info("credentials validated");
-    const clients = await deps.startClients(
-      { sessionId: input.sessionId, apiUrl, jwtToken: input.jwtToken },
-      lifetime.signal,
-    );
-    if (draining) {
+    const clients = await untilShutdown(async (signal) => {
+      await deps.checkCredentials(apiUrl, input.jwtToken, signal);
+      log.info("credentials validated");
+      return deps.startClients(
+        { sessionId: input.sessionId, apiUrl, jwtToken: input.jwtToken },
+        signal,
+      );
+    });
+    if (lifetime.signal.aborted) {
       await clients.close();
       throw shuttingDown();
     }
@@ -92,9 +96,26 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     return { reused: false };
   }
 
+  // Each Init gets its own signal, tied to shutdown only while it runs, so
+  // listeners that downstream code leaves on it go away with it.
+  async function untilShutdown<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const onShutdown = () => controller.abort(lifetime.signal.reason);
+    if (lifetime.signal.aborted) onShutdown();
+    lifetime.signal.addEventListener("abort", onShutdown, { once: true });
+    try {
+      return await run(controller.signal);
+    } catch (error) {
+      // Downstream code reports its own abort (CANCELED); shutdown is the truer cause.
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    } finally {
+      lifetime.signal.removeEventListener("abort", onShutdown);
+    }
+  }
+
   function reuse(input: InitInput, credentialDigest: string): { reused: boolean } | undefined {
     const session = live.get(input.sessionId);
-    if (!session || session.record.state !== "active" || session.clients.lost) return undefined;
+    if (session?.record.state !== "active" || session.clients.lost) return undefined;
     if (!digestsEqual(session.record.credentialDigest, credentialDigest)) return undefined;
     session.record = { ...session.record, lastUsedAtMs: now() };
     logger.info({ session_id: input.sessionId }, "session reused");
@@ -132,6 +153,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     },
     async open(sessionId, bearer) {
       checkSessionId(sessionId);
+      if (draining) throw shuttingDown();
       if (bearer === undefined || bearer === "") throw mismatch();
       const session = live.get(sessionId);
       if (!session) throw notFound();
@@ -157,6 +179,9 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       await session.clients.close();
       logger.info({ session_id: sessionId }, "session closed");
       return true;
+    },
+    drain() {
+      draining = true;
     },
     async closeAll() {
       draining = true;
@@ -186,7 +211,8 @@ function notFound(): ServiceError {
   return new ServiceError("SESSION_NOT_FOUND", "No session has this id; call Init first.");
 }
 
-function shuttingDown(): ServiceError {
+/** The error for work refused or ended because the server is shutting down. */
+export function shuttingDown(): ServiceError {
   return new ServiceError(
     "SERVER_SHUTTING_DOWN",
     "The server is shutting down; retry on another instance.",

@@ -72,6 +72,10 @@ describe("checkJwtFormat", () => {
     ["header JSON string", jwt('"HS256"', {})],
     ["header JSON null", jwt("null", {})],
     ["header invalid UTF-8", `${Buffer.from([0x7b, 0xff, 0x7d]).toString("base64url")}.${p}.${s}`],
+    ["header with a space before the brace", jwt(' {"alg":"HS256"}', {})],
+    ["header with a newline before the brace", jwt('\n{"alg":"HS256"}', {})],
+    ["header with a byte-order mark before the brace", jwt('\uFEFF{"alg":"HS256"}', {})],
+    ["payload with a space before the brace", jwt(hs256, ' {"sub":"u1"}')],
     ["non-JSON payload", jwt(hs256, "not json")],
     ["payload JSON array", jwt(hs256, [1])],
     ["payload JSON number", jwt(hs256, "42")],
@@ -79,6 +83,16 @@ describe("checkJwtFormat", () => {
     ["empty", ""],
   ])("rejects %s as INVALID_JWT_FORMAT", (_name, token) => {
     expect(reasonOf(token)).toBe("INVALID_JWT_FORMAT");
+  });
+
+  it.each([
+    ["a space", '{ "alg": "HS256", "typ": "JWT" }', '{ "sub": "u1" }', "eyAi"],
+    ["a newline", '{\n"alg":"HS256"}', '{\n"sub":"u1"}', "ewoi"],
+  ])("accepts header and payload JSON with %s after the brace", (_name, header, payload, start) => {
+    const token = jwt(header, payload);
+    // Only `ey`/`ew` starts are accepted: the shapes the log redactor masks.
+    expect(token.startsWith(start)).toBe(true);
+    expect(reasonOf(token)).toBe("accepted");
   });
 
   it("accepts a token of exactly 8192 bytes and rejects a longer one", () => {

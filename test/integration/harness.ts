@@ -1,7 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { createServer, type ServerResponse } from "node:http";
+import {
+  type Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type ServerResponse,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -170,11 +175,14 @@ export interface PostOptions {
   readonly headers?: Record<string, string>;
   /** A CA for https URLs. */
   readonly ca?: string | Buffer;
+  /** Sends through this agent (for example a keep-alive one) instead of a fresh connection. */
+  readonly agent?: Agent;
 }
 
 /**
- * POSTs `body` over HTTP/1.1 on a fresh connection (`agent: false`), with
- * `content-type: application/json` unless given. Works for http and https.
+ * POSTs `body` over HTTP/1.1 on a fresh connection (`agent: false`) unless an
+ * agent is given, with `content-type: application/json` unless given. Works
+ * for http and https.
  */
 export function postRaw(
   url: string,
@@ -188,7 +196,7 @@ export function postRaw(
       target,
       {
         method: "POST",
-        agent: false,
+        agent: options.agent ?? false,
         headers: {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(body),

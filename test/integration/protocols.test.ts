@@ -1,5 +1,7 @@
+import { Agent, request } from "node:http";
+import { connect as netConnect } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { type Client, Code, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -7,10 +9,7 @@ import {
   Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  InitRequestSchema,
-  SessionService,
-} from "../../gen/mcpclient/v1/session_service_pb.js";
+import { InitRequestSchema, SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import {
   jsonErrorInfo,
   makeJwt,
@@ -21,8 +20,8 @@ import {
   servicePath,
   startService,
   startUpstream,
-  unreachableUrl,
   type Upstream,
+  unreachableUrl,
 } from "./harness.js";
 
 let service: Service;
@@ -124,7 +123,10 @@ describe("Connect JSON over HTTP/1.1 (plain node:http)", () => {
     expect(res.httpVersion).toBe("1.1");
     expect(res.status).toBe(c.http);
     expect(res.json?.code).toBe(c.json);
-    expect(jsonErrorInfo(res.json)).toMatchObject({ reason: c.reason, domain: "mcp-client-server" });
+    expect(jsonErrorInfo(res.json)).toMatchObject({
+      reason: c.reason,
+      domain: "mcp-client-server",
+    });
   });
 
   it("names the missing fields in the ErrorInfo metadata", async () => {
@@ -174,19 +176,38 @@ describe("the POST /init alias", () => {
     expect(upstream.validations("ok", tag)).toBe(1);
   });
 
-  it.each(
-    failureCases().filter((c) => c.name !== "upstream unreachable"),
-  )("answers $name with HTTP $http and error_type $reason", async (c) => {
-    const { sessionId, apiUrl, jwtToken } = c.input();
-    const res = await postJson(aliasUrl(), { session_id: sessionId, apiUrl, jwtToken });
-    expect(res.status).toBe(c.http);
-    expect(res.json).toEqual({ status: "error", error: expect.any(String), error_type: c.reason });
-  });
+  it.each(failureCases().filter((c) => c.name !== "upstream unreachable"))(
+    "answers $name with HTTP $http and error_type $reason",
+    async (c) => {
+      const { sessionId, apiUrl, jwtToken } = c.input();
+      const res = await postJson(aliasUrl(), { session_id: sessionId, apiUrl, jwtToken });
+      expect(res.status).toBe(c.http);
+      expect(res.json).toEqual({
+        status: "error",
+        error: expect.any(String),
+        error_type: c.reason,
+      });
+    },
+  );
 
   it("answers invalid JSON with 400 INVALID_REQUEST_BODY", async () => {
     const res = await postRaw(aliasUrl(), '{"session_id": "user_123", ');
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ status: "error", error_type: "INVALID_REQUEST_BODY" });
+  });
+
+  it("answers GET with 405 and allow: POST", async () => {
+    const res = await new Promise<{ status: number; allow: string | undefined }>(
+      (resolve, reject) => {
+        const req = request(aliasUrl(), { agent: false }, (response) => {
+          response.resume();
+          resolve({ status: response.statusCode ?? 0, allow: response.headers.allow });
+        });
+        req.on("error", reject);
+        req.end();
+      },
+    );
+    expect(res).toEqual({ status: 405, allow: "POST" });
   });
 
   it("answers a JSON body that is not an object with 400 INVALID_REQUEST_BODY", async () => {
@@ -196,12 +217,75 @@ describe("the POST /init alias", () => {
   });
 });
 
+describe("protocol sniffing on one port", () => {
+  /** Writes `parts` with a pause between them; resolves with the first bytes answered. */
+  function exchange(parts: Buffer[]): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect(service.server.port, "127.0.0.1");
+      socket.once("error", reject);
+      socket.once("data", (chunk: Buffer) => {
+        socket.destroy();
+        resolve(chunk);
+      });
+      socket.once("connect", async () => {
+        for (const part of parts) {
+          socket.write(part);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+      });
+    });
+  }
+
+  it("routes an HTTP/1.1 request whose first byte arrives alone", async () => {
+    const head =
+      "POST /init HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\nconnection: close\r\n\r\n{";
+    const answer = await exchange([Buffer.from(head.slice(0, 1)), Buffer.from(head.slice(1))]);
+    expect(answer.toString("latin1")).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it("routes an HTTP/2 preface that arrives in two pieces", async () => {
+    const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+    const emptySettings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    const answer = await exchange([
+      preface.subarray(0, 7),
+      Buffer.concat([preface.subarray(7), emptySettings]),
+    ]);
+    // The server's first frame is its SETTINGS frame: type 0x4 on stream 0.
+    expect(answer[3]).toBe(4);
+    expect(answer.readUInt32BE(5)).toBe(0);
+  });
+
+  it("serves several requests on one kept-alive HTTP/1.1 connection", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const ports = new Set<number>();
+      for (let i = 0; i < 3; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = request(`${service.url}/init`, { method: "POST", agent }, (response) => {
+            response.resume();
+            response.on("end", () => resolve(response.statusCode ?? 0));
+          });
+          req.on("socket", (socket) =>
+            socket.once("connect", () => ports.add(socket.localPort ?? 0)),
+          );
+          req.on("error", reject);
+          req.end("not json");
+        });
+        expect(status).toBe(400);
+      }
+      expect(ports.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
 describe("gRPC over h2c", () => {
   let client: Client<typeof SessionService>;
   beforeAll(() => {
     client = createClient(
       SessionService,
-      createGrpcTransport({ baseUrl: service.url, httpVersion: "2", sessionManager: h2 }),
+      createGrpcTransport({ baseUrl: service.url, sessionManager: h2 }),
     );
   });
 
@@ -212,7 +296,11 @@ describe("gRPC over h2c", () => {
 
   it("reuses an active session with one validation upstream", async () => {
     const tag = fresh("grpc-reuse");
-    const input = { sessionId: fresh("s"), apiUrl: upstream.apiUrl("ok", tag), jwtToken: makeJwt() };
+    const input = {
+      sessionId: fresh("s"),
+      apiUrl: upstream.apiUrl("ok", tag),
+      jwtToken: makeJwt(),
+    };
     expect(await client.init(input)).toMatchObject({ status: "ok", reused: false });
     expect(await client.init(input)).toMatchObject({ status: "ok", reused: true });
     expect(upstream.validations("ok", tag)).toBe(1);
@@ -299,7 +387,10 @@ describe("session methods over Connect JSON HTTP/1.1", () => {
     expect(call.json?.isError).toBeUndefined();
     expect(call.json?.content).toEqual([{ text: { text: '{"status":"success"}' } }]);
     // Init's check plus the tool's own request, both with the session's token.
-    expect(upstream.authorizations("ok", tag)).toEqual([`Bearer ${jwtToken}`, `Bearer ${jwtToken}`]);
+    expect(upstream.authorizations("ok", tag)).toEqual([
+      `Bearer ${jwtToken}`,
+      `Bearer ${jwtToken}`,
+    ]);
 
     const close = await postJson(url("CloseSession"), { sessionId }, bearer(jwtToken));
     expect(close.status).toBe(200);
@@ -348,7 +439,7 @@ describe("session methods over gRPC", () => {
   beforeAll(() => {
     client = createClient(
       SessionService,
-      createGrpcTransport({ baseUrl: service.url, httpVersion: "2", sessionManager: h2 }),
+      createGrpcTransport({ baseUrl: service.url, sessionManager: h2 }),
     );
   });
 

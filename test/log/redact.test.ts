@@ -33,6 +33,19 @@ describe("redactText", () => {
     expect(redactText(text)).toBe(text);
   });
 
+  it.each([
+    ["a space after the brace", '{ "alg": "HS256" }', '{ "sub": "user-1" }', "eyAi"],
+    ["a newline after the brace", '{\n"alg":"HS256"}', '{\n"sub":"user-1"}', "ewoi"],
+    ["a tab after the brace", '{\t"alg":"HS256"}', '{\t"sub":"user-1"}', "ewki"],
+  ])("masks a token whose JSON has %s", (_name, header, payload, prefix) => {
+    const token = [b64url(header), b64url(payload), "CANARY_sig-456"].join(".");
+    expect(token.startsWith(prefix)).toBe(true);
+    expect(redactText(`stderr-probe token=${token} done`)).toBe(
+      "stderr-probe token=[REDACTED] done",
+    );
+    expect(redactText(`{"jwt":"${token}"}`)).toBe('{"jwt":"[REDACTED]"}');
+  });
+
   it("is idempotent", () => {
     const once = redactText(`Bearer ${jwt} https://h/p?t=${jwt}`);
     expect(redactText(once)).toBe(once);

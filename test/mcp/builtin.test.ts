@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -41,7 +42,11 @@ describe("built-in server (default config)", () => {
     service = await startService();
     const token = makeJwt();
     const { client } = service;
-    const init = await client.init({ sessionId: "s-builtin", apiUrl: upstream.apiUrl, jwtToken: token });
+    const init = await client.init({
+      sessionId: "s-builtin",
+      apiUrl: upstream.apiUrl,
+      jwtToken: token,
+    });
     expect(init).toMatchObject({ status: "ok", reused: false });
 
     const { tools } = await client.listTools({ sessionId: "s-builtin" }, bearer(token));

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
-import type { McpServerConfig } from "../../src/config/types.js";
 import { type ContentItem, Role } from "../../gen/mcpclient/v1/tool_pb.js";
+import type { McpServerConfig } from "../../src/config/types.js";
 import {
   bearer,
   failureOf,
@@ -61,34 +62,39 @@ afterEach(async () => {
   await upstream.close();
 });
 
-async function open(
-  servers: Record<string, McpServerConfig> = { everything },
-): Promise<Service> {
+async function open(servers: Record<string, McpServerConfig> = { everything }): Promise<Service> {
   service = await startService(servers);
   await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
   return service;
 }
 
-function call(name: string, args: Record<string, unknown> = {}): Promise<CallToolResponse> {
+function call(name: string, args: JsonObject = {}): Promise<CallToolResponse> {
   if (service === undefined) throw new Error("open() first");
   return service.client.callTool({ sessionId, name, arguments: args }, bearer(token));
 }
 
-function kind<K extends NonNullable<ContentItem["kind"]["case"]>>(
+type Kind = ContentItem["kind"];
+type KindValues = { [C in Kind as C["case"] & string]: C["value"] };
+
+function kind<K extends keyof KindValues>(
   item: ContentItem | undefined,
   expected: K,
-): Extract<ContentItem["kind"], { case: K }>["value"] {
+): KindValues[K] {
   if (item?.kind.case !== expected) {
     throw new Error(`expected a ${expected} item, got ${item?.kind.case}`);
   }
-  return item.kind.value as Extract<ContentItem["kind"], { case: K }>["value"];
+  return item.kind.value as KindValues[K];
 }
 
 /** The tool names server-everything offers a client without capabilities, every page. */
 async function referenceToolNames(): Promise<string[]> {
   const client = new McpClient({ name: "reference", version: "1.0.0" }, { capabilities: {} });
   await client.connect(
-    new StdioClientTransport({ command: process.execPath, args: [paths.everything, "stdio"] }),
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [paths.everything, "stdio"],
+      stderr: "ignore",
+    }),
   );
   try {
     const names: string[] = [];
@@ -160,7 +166,9 @@ describe("server-everything over stdio", () => {
     expect(result.content.map((c) => c.kind.case)).toEqual(["text", "image", "text"]);
     const image = kind(result.content[1], "image");
     expect(image.mimeType).toBe("image/png");
-    expect([...image.data.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect([...image.data.subarray(0, 8)]).toEqual([
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    ]);
     expect(Buffer.from(image.data).equals(tinyImage)).toBe(true);
     expect(image.annotations).toBeUndefined();
   });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CallOptions, Client } from "@connectrpc/connect";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { type Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
@@ -33,12 +33,17 @@ export const paths = {
   pagedFixture: fileURLToPath(new URL("./fixtures/paged-server.mjs", import.meta.url)),
 };
 
-/** A syntactically valid HS256 JWT with a far `exp`; the signature is random. */
-export function makeJwt(subject = "user-1"): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const header = part({ alg: "HS256", typ: "JWT" });
-  const payload = part({ sub: subject, exp: Math.floor(Date.now() / 1000) + 3600 });
-  return `${header}.${payload}.${randomBytes(32).toString("base64url")}`;
+/**
+ * A syntactically valid HS256 JWT with a far `exp`; the signature is random.
+ * `headerJson` is the header's exact JSON text, to vary its spacing.
+ */
+export function makeJwt(
+  subject = "user-1",
+  headerJson = JSON.stringify({ alg: "HS256", typ: "JWT" }),
+): string {
+  const part = (text: string) => Buffer.from(text).toString("base64url");
+  const payload = JSON.stringify({ sub: subject, exp: Math.floor(Date.now() / 1000) + 3600 });
+  return `${part(headerJson)}.${part(payload)}.${randomBytes(32).toString("base64url")}`;
 }
 
 /** One request the upstream API received. */
@@ -178,7 +183,8 @@ export async function waitFor<T>(
   for (;;) {
     const value = check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -14,10 +14,10 @@ afterEach(async () => {
   listener = undefined;
 });
 
-async function listen(): Promise<number> {
+async function listen(firstBytesTimeoutMs?: number): Promise<number> {
   const h2 = createHttp2Server(handler);
   const http1 = createHttp1Server(handler);
-  listener = createServer((socket) => routeByPreface(socket, { h2, http1 }));
+  listener = createServer((socket) => routeByPreface(socket, { h2, http1 }, firstBytesTimeoutMs));
   await new Promise<void>((resolve) => listener?.listen(0, "127.0.0.1", resolve));
   return (listener.address() as AddressInfo).port;
 }
@@ -96,5 +96,14 @@ describe("routeByPreface", () => {
     const answer = readAll(again);
     again.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     expect(await answer).toContain("HTTP/1.1 200 OK");
+  });
+
+  it("closes a connection that stops inside the HTTP/2 preface", async () => {
+    const port = await listen(200);
+    const socket = connect(port, "127.0.0.1");
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("PRI * HTTP/2.0\r\n");
+    await closed;
+    expect(socket.bytesRead).toBe(0);
   });
 });

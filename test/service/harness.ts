@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { toJson } from "@bufbuild/protobuf";
 import {
   type CallOptions,
@@ -19,7 +20,7 @@ import { type ErrorInfo, ErrorInfoSchema } from "../../gen/mcpclient/v1/error_in
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load-config.js";
-import type { Config } from "../../src/config/types.js";
+import type { Config, McpServerConfig } from "../../src/config/types.js";
 import { createLogger } from "../../src/log/logger.js";
 import type { StartSessionClients } from "../../src/mcp/start-session-clients.js";
 
@@ -36,11 +37,8 @@ export interface UpstreamRequest {
   readonly body: string;
 }
 
-/**
- * How the upstream answers a credential check: a status, a status after a
- * delay (optionally with a custom reason phrase), or never.
- */
-export type Reply = number | { status: number; delayMs?: number; statusText?: string } | "hang";
+/** How the upstream answers a credential check: a status, a status after a delay, or never. */
+export type Reply = number | { status: number; delayMs?: number } | "hang";
 
 /** A real HTTP/1.1 API on 127.0.0.1 standing in for the user's API. */
 export interface Upstream {
@@ -62,7 +60,8 @@ const basePath = "/api/v1";
 /**
  * Starts the upstream. `<base>/settings/validate` answers as `onValidate`
  * says; `<base>/echo-auth` echoes the authorization header (an API that
- * leaks it back); any other path answers 200 `{"method","path"}` as JSON.
+ * leaks it back); `<base>/hang` never answers; any other path answers 200
+ * `{"method","path"}` as JSON.
  */
 export async function startUpstream(): Promise<Upstream> {
   const requests: UpstreamRequest[] = [];
@@ -82,30 +81,31 @@ export async function startUpstream(): Promise<Upstream> {
         body: Buffer.concat(chunks).toString("utf8"),
       };
       requests.push(request);
-      answer(req, res, request);
+      answer(res, request);
     });
   });
 
-  function answer(_req: IncomingMessage, res: ServerResponse, request: UpstreamRequest): void {
+  function answer(res: ServerResponse, request: UpstreamRequest): void {
+    if (request.path === `${basePath}/hang`) return;
     if (request.path === `${basePath}/echo-auth`) {
-      return sendJson(res, 200, { authorization: request.authorization ?? null });
+      sendJson(res, 200, { authorization: request.authorization ?? null });
+    } else if (request.path !== validatePath) {
+      sendJson(res, 200, { method: request.method, path: request.path });
+    } else {
+      const reply = upstream.onValidate(request);
+      if (reply === "hang") return;
+      const { status, delayMs = 0 } = typeof reply === "number" ? { status: reply } : reply;
+      const send = () => sendJson(res, status, status < 300 ? { ok: true } : { error: "no" });
+      if (delayMs === 0) {
+        send();
+      } else {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          send();
+        }, delayMs);
+        timers.add(timer);
+      }
     }
-    if (request.path !== validatePath) {
-      return sendJson(res, 200, { method: request.method, path: request.path });
-    }
-    const reply = upstream.onValidate(request);
-    if (reply === "hang") return;
-    const { status, delayMs = 0, statusText } = typeof reply === "number" ? { status: reply } : reply;
-    const send = () => {
-      if (statusText !== undefined) res.statusMessage = statusText;
-      sendJson(res, status, status < 300 ? { ok: true } : { error: "no" });
-    };
-    if (delayMs === 0) return send();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      send();
-    }, delayMs);
-    timers.add(timer);
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -170,9 +170,11 @@ export function buildJwt(options: JwtOptions = {}): string {
     ...options.payload,
   };
   const signature = options.signature ?? randomBytes(32).toString("base64url");
-  return [segment(options.header ?? { alg: "HS256", typ: "JWT" }), segment(payload), signature].join(
-    ".",
-  );
+  return [
+    segment(options.header ?? { alg: "HS256", typ: "JWT" }),
+    segment(payload),
+    signature,
+  ].join(".");
 }
 
 /** Call options carrying `authorization: Bearer <token>`. */
@@ -367,7 +369,10 @@ export function createHarness(): Harness {
       // The payload segment is unique too (it holds the canary `sub`).
       const parts = [...secrets].flatMap((s) => [
         s,
-        ...s.split(".").slice(1).filter((part) => part.length >= 16),
+        ...s
+          .split(".")
+          .slice(1)
+          .filter((part) => part.length >= 16),
       ]);
       return harness
         .observed()
@@ -402,4 +407,41 @@ export async function initSession(
 ): Promise<void> {
   const res = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
   expect({ status: res.status, reused: res.reused }).toEqual({ status: "ok", reused: false });
+}
+
+// ---------------------------------------------------------------- stdio children
+
+const pidServerPath = fileURLToPath(new URL("./fixtures/pid-server.mjs", import.meta.url));
+
+/**
+ * A stdio server config for fixtures/pid-server.mjs: a real child process
+ * that records its pid in `pidDir` and fails to start for a token whose
+ * signature starts with "FAIL".
+ */
+export function pidServer(pidDir: string): McpServerConfig {
+  return {
+    type: "stdio",
+    command: process.execPath,
+    args: [pidServerPath],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own env template syntax.
+    env: { PID_DIR: pidDir, MCP_TOKEN: "${jwtToken}" },
+  };
+}
+
+/** The pids recorded in `pidDir` whose process is still running. */
+export async function livePids(pidDir: string): Promise<number[]> {
+  const pids = (await readdir(pidDir)).map(Number);
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The number of pids recorded in `pidDir`: children ever spawned. */
+export async function spawnedPids(pidDir: string): Promise<number> {
+  return (await readdir(pidDir)).length;
 }
