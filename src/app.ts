@@ -16,11 +16,8 @@ import { createErrorInterceptor } from "./rpc/error-interceptor.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
 import { SessionServiceImpl } from "./rpc/session-service.js";
 import { toConnectError } from "./rpc/to-connect-error.js";
-import {
-  createSessionManager,
-  type SessionManager,
-  shuttingDown,
-} from "./session/session-manager.js";
+import { shuttingDown } from "./session/session-errors.js";
+import { createSessionManager, type SessionManager } from "./session/session-manager.js";
 import { createMemorySessionRegistry } from "./session/session-registry.js";
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 alike. */

@@ -6,7 +6,9 @@ export const sensitiveKeyPattern = /token|authorization|password|secret|jwt|cook
 
 // A JWS has three base64url segments, a JWE five. A JSON object header starts
 // with `{` and then a quote or whitespace, which base64url-encode to `ey`/`ew`.
-const jwtPattern = /\be[wy][\w-]+=*\.[\w-]+=*\.[\w-]*=*(?:\.[\w-]*=*){0,2}/g;
+// A header followed by at least one dot is enough: a line cut in the middle of
+// a token must not leave its payload or signature in clear.
+const jwtPattern = /\be[wy][\w-]{8,}=*(?:\.[\w-]*=*){1,4}/g;
 // Stops at quotes, backslashes and separators so surrounding JSON or prose survives.
 const bearerPattern = /\b(bearer)\s+[^\s"'`\\,;]+/gi;
 const urlQueryPattern = /(\bhttps?:\/\/[^\s"'`\\?]*)\?[^\s"'`\\]*/gi;

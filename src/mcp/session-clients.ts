@@ -1,13 +1,10 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import {
-  CallToolResultSchema,
-  McpError,
-  ToolListChangedNotificationSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { ServiceError } from "../errors.js";
 import { mapMcpError } from "./map-mcp-error.js";
+import { lenientCallToolResultSchema, type ToolCallResult } from "./result-schemas.js";
 import type { ServerConnection } from "./server-connection.js";
 import { listServerTools, type SessionTool } from "./tool-index.js";
+import { isTransportFailure } from "./transport-failure.js";
 
 /** Per-request limits for an MCP request. */
 export interface McpCallOptions {
@@ -37,7 +34,7 @@ export interface SessionClients {
     name: string,
     args: Record<string, unknown>,
     options: McpCallOptions,
-  ): Promise<CallToolResult>;
+  ): Promise<ToolCallResult>;
   /** Closes every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -79,7 +76,7 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
       return guard(connection, options.signal, () =>
         // `request` rather than `callTool`: the SDK's client-side output
         // validation would report a server's bad result as a -32602 of ours.
-        connection.client.request({ method: "tools/call", params }, CallToolResultSchema, {
+        connection.client.request({ method: "tools/call", params }, lenientCallToolResultSchema, {
           signal: options.signal,
           timeout: options.timeoutMs,
         }),
@@ -103,9 +100,9 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
 }
 
 /**
- * Runs one MCP request on one connection. A failure that is not a JSON-RPC
- * error (a refused connection, an HTTP error, a closed pipe) means the
- * connection is broken: it is marked lost, so the session turns inactive.
+ * Runs one MCP request on one connection. A transport failure (a refused
+ * connection, an HTTP error, a closed pipe) means the connection is broken:
+ * it is marked lost, so the session turns inactive.
  */
 async function guard<T>(
   connection: ServerConnection,
@@ -117,7 +114,7 @@ async function guard<T>(
   try {
     return await run();
   } catch (error) {
-    if (!signal.aborted && !(error instanceof McpError)) connection.markLost();
+    if (!signal.aborted && isTransportFailure(error)) connection.markLost();
     throw mapMcpError(error, { ...context, connectionClosed: connection.closed });
   }
 }

@@ -1,4 +1,4 @@
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ListToolsResultSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { ServerConnection } from "./server-connection.js";
 
 /** Separates the server name from the tool name when a session has several servers. */
@@ -26,10 +26,14 @@ export async function listServerTools(
   const seen = new Set<string>();
   let cursor: string | undefined;
   do {
-    const page = await connection.client.listTools(cursor === undefined ? {} : { cursor }, {
-      signal: options.signal,
-      timeout: options.timeoutMs,
-    });
+    // `request` rather than `listTools`: the SDK would compile every output
+    // schema, and one schema it cannot compile would fail the whole listing.
+    const params = cursor === undefined ? {} : { cursor };
+    const page = await connection.client.request(
+      { method: "tools/list", params },
+      ListToolsResultSchema,
+      { signal: options.signal, timeout: options.timeoutMs },
+    );
     for (const tool of page.tools) {
       const name = prefixed ? `${connection.name}${toolNameSeparator}${tool.name}` : tool.name;
       tools.push({ name, server: connection.name, tool });

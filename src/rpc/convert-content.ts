@@ -1,8 +1,9 @@
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import type {
-  ContentBlock,
-  Annotations as McpAnnotations,
-  Icon as McpIcon,
+import {
+  type ContentBlock,
+  ContentBlockSchema,
+  type Annotations as McpAnnotations,
+  type Icon as McpIcon,
 } from "@modelcontextprotocol/sdk/types.js";
 import {
   type AnnotationsSchema,
@@ -15,21 +16,31 @@ import {
 type AnnotationsInit = MessageInitShape<typeof AnnotationsSchema>;
 type IconInit = MessageInitShape<typeof IconSchema>;
 
-/** Maps one MCP content block to a ContentItem; unknown types pass through as `other`. */
-export function toContentItem(block: ContentBlock): ContentItem {
+/**
+ * Maps one MCP content item to a ContentItem. An item whose type this SDK
+ * does not know, or whose fields do not match its type, passes through
+ * unchanged as `other`.
+ */
+export function toContentItem(item: { type: string }): ContentItem {
+  const parsed = ContentBlockSchema.safeParse(item);
+  if (!parsed.success) return kind({ case: "other", value: item as JsonObject });
+  return toKnownContentItem(parsed.data);
+}
+
+function toKnownContentItem(block: ContentBlock): ContentItem {
   const annotations = toAnnotations(block.annotations);
   const meta = block._meta as JsonObject | undefined;
   switch (block.type) {
     case "text":
-      return item({ case: "text", value: { text: block.text, annotations, meta } });
+      return kind({ case: "text", value: { text: block.text, annotations, meta } });
     case "image":
     case "audio":
-      return item({
+      return kind({
         case: block.type,
         value: { data: fromBase64(block.data), mimeType: block.mimeType, annotations, meta },
       });
     case "resource_link":
-      return item({
+      return kind({
         case: "resourceLink",
         value: {
           uri: block.uri,
@@ -54,10 +65,8 @@ export function toContentItem(block: ContentBlock): ContentItem {
         "text" in r
           ? { case: "text" as const, value: { ...common, text: r.text } }
           : { case: "blob" as const, value: { ...common, blob: fromBase64(r.blob) } };
-      return item({ case: "resource", value: { contents, annotations, meta } });
+      return kind({ case: "resource", value: { contents, annotations, meta } });
     }
-    default:
-      return item({ case: "other", value: block as unknown as JsonObject });
   }
 }
 
@@ -81,8 +90,8 @@ export function toIcons(icons: readonly McpIcon[] | undefined): IconInit[] {
   }));
 }
 
-function item(kind: MessageInitShape<typeof ContentItemSchema>["kind"]): ContentItem {
-  return create(ContentItemSchema, { kind });
+function kind(value: MessageInitShape<typeof ContentItemSchema>["kind"]): ContentItem {
+  return create(ContentItemSchema, { kind: value });
 }
 
 function fromBase64(data: string): Uint8Array {

@@ -1,10 +1,10 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import {
   type CallToolResponse,
   CallToolResponseSchema,
 } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type Tool, ToolSchema } from "../../gen/mcpclient/v1/tool_pb.js";
+import type { ToolCallResult } from "../mcp/result-schemas.js";
 import type { SessionTool } from "../mcp/tool-index.js";
 import { toContentItem, toIcons } from "./convert-content.js";
 
@@ -34,7 +34,7 @@ export function toProtoTool({ name, server, tool }: SessionTool): Tool {
 }
 
 /** Maps an MCP tool result to CallToolResponse; nothing is dropped. */
-export function toCallToolResponse(result: CallToolResult): CallToolResponse {
+export function toCallToolResponse(result: ToolCallResult): CallToolResponse {
   return create(CallToolResponseSchema, {
     content: result.content.map(toContentItem),
     structuredContent: result.structuredContent as JsonObject | undefined,

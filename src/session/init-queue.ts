@@ -8,31 +8,59 @@ export interface InitQueue {
   /**
    * Runs `task` for `sessionId`, or joins the run already under way with the
    * same `key`. A caller whose `signal` aborts stops waiting (rejecting with
-   * the abort reason); the shared run goes on for the others.
+   * the abort reason); the shared run goes on while anyone still waits, and
+   * its own signal aborts when the last caller has gone.
    */
-  run<T>(sessionId: string, key: string, signal: AbortSignal, task: () => Promise<T>): Promise<T>;
+  run<T>(
+    sessionId: string,
+    key: string,
+    signal: AbortSignal,
+    task: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T>;
+  /** Resolves when the run under way for `sessionId`, if any, has settled. */
+  idle(sessionId: string): Promise<void>;
   /** Resolves when every run under way has settled. */
   settled(): Promise<void>;
 }
 
+interface Run {
+  readonly key: string;
+  readonly promise: Promise<unknown>;
+  readonly controller: AbortController;
+  waiters: number;
+}
+
 /** Creates an empty InitQueue. */
 export function createInitQueue(): InitQueue {
-  const pending = new Map<string, { key: string; promise: Promise<unknown> }>();
+  const pending = new Map<string, Run>();
+
+  function wait<T>(run: Run, signal: AbortSignal): Promise<T> {
+    run.waiters++;
+    return untilAborted(run.promise as Promise<T>, signal, () => {
+      run.waiters--;
+      if (run.waiters === 0) run.controller.abort(signal.reason);
+    });
+  }
+
   return {
-    async run<T>(sessionId: string, key: string, signal: AbortSignal, task: () => Promise<T>) {
+    async run(sessionId, key, signal, task) {
       for (;;) {
         const current = pending.get(sessionId);
         if (current === undefined) break;
-        if (current.key === key) return untilAborted(current.promise as Promise<T>, signal);
-        await untilAborted(current.promise.then(ignore, ignore), signal);
+        if (current.key === key) return wait(current, signal);
+        await untilAborted(current.promise.then(ignore, ignore), signal, ignore);
       }
-      const entry = { key, promise: task() };
-      pending.set(sessionId, entry);
+      const controller = new AbortController();
+      const run: Run = { key, promise: task(controller.signal), controller, waiters: 0 };
+      pending.set(sessionId, run);
       const forget = () => {
-        if (pending.get(sessionId) === entry) pending.delete(sessionId);
+        if (pending.get(sessionId) === run) pending.delete(sessionId);
       };
-      entry.promise.then(forget, forget);
-      return untilAborted(entry.promise as Promise<T>, signal);
+      run.promise.then(forget, forget);
+      return wait(run, signal);
+    },
+    async idle(sessionId) {
+      await pending.get(sessionId)?.promise.then(ignore, ignore);
     },
     async settled() {
       await Promise.allSettled([...pending.values()].map((p) => p.promise));
@@ -42,18 +70,28 @@ export function createInitQueue(): InitQueue {
 
 function ignore(): void {}
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  onAbort: () => void,
+): Promise<T> {
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
+    const abort = () => {
+      onAbort();
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", abort, { once: true });
     promise.then(
       (value) => {
-        signal.removeEventListener("abort", onAbort);
+        signal.removeEventListener("abort", abort);
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        signal.removeEventListener("abort", abort);
         reject(error);
       },
     );

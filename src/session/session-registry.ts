@@ -14,6 +14,8 @@ export interface SessionRecord {
   readonly servers: readonly string[];
   readonly createdAtMs: number;
   readonly lastUsedAtMs: number;
+  /** When the JWT's `exp` claim ends the session, if it has one. */
+  readonly expiresAtMs?: number;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sendJson } from "../support/loopback-server.js";
 import {
   type BuiltinHarness,
   canary,
   connectBuiltin,
   onlyText,
-  sendJson,
   startUpstream,
   type Upstream,
 } from "./harness.js";
@@ -34,7 +34,7 @@ describe("api_request", () => {
     expect(result.structuredContent).toEqual(expected);
     expect(JSON.parse(onlyText(result))).toEqual(expected);
     expect(upstream.requests).toHaveLength(1);
-    const seen = new URL(upstream.requests[0]?.url ?? "", "http://x");
+    const seen = new URL(upstream.requests[0]?.path ?? "", "http://x");
     expect(upstream.requests[0]?.method).toBe("GET");
     expect(seen.pathname).toBe("/base/v1/items/42");
     expect(Object.fromEntries(seen.searchParams)).toEqual({ q: "a b&c", page: "2" });
@@ -47,7 +47,7 @@ describe("api_request", () => {
     const result = await mcp.call("api_request", { method: "POST", path: "/items", body });
     expect(result.structuredContent).toEqual({ status: 201, body, truncated: false });
     expect(upstream.requests[0]?.method).toBe("POST");
-    expect(upstream.requests[0]?.url).toBe("/base/v1/items");
+    expect(upstream.requests[0]?.path).toBe("/base/v1/items");
     expect(upstream.requests[0]?.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(upstream.requests[0]?.body ?? "")).toEqual(body);
   });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { closedPort } from "../support/loopback-port.js";
+import { sendJson } from "../support/loopback-server.js";
 import {
   type BuiltinHarness,
   canary,
-  closedPort,
   connectBuiltin,
   onlyText,
-  sendJson,
   startUpstream,
   type Upstream,
 } from "./harness.js";
@@ -61,7 +61,7 @@ describe("validate_settings", () => {
     expect(upstream.requests).toHaveLength(1);
     expect(upstream.requests[0]).toMatchObject({
       method: "POST",
-      url: "/base/v1/settings/validate",
+      path: "/base/v1/settings/validate",
     });
     expect(upstream.requests[0]?.headers.authorization).toBe(`Bearer ${canary}`);
   });

@@ -1,31 +1,23 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
+import type { ServerResponse } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "vitest";
 import { createBuiltinServer } from "../../src/builtin/create-builtin-server.js";
 import { createNodeHttpClient } from "../../src/outbound/node-http-client.js";
+import { type ReceivedRequest, sendJson, startLoopbackServer } from "../support/loopback-server.js";
 
 /** The token every test uses; no result may ever contain it. */
 export const canary = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.CANARY-token-sig";
 
-/** One request as the upstream saw it. */
-export interface RecordedRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
 /** Answers one recorded request. */
-export type UpstreamHandler = (request: RecordedRequest, response: ServerResponse) => void;
+export type UpstreamHandler = (request: ReceivedRequest, response: ServerResponse) => void;
 
 /** A real loopback HTTP server standing in for the user's API. */
 export interface Upstream {
   /** `http://127.0.0.1:<port>/base/v1` */
   readonly apiUrl: URL;
-  readonly requests: RecordedRequest[];
+  readonly requests: readonly ReceivedRequest[];
   /** Replaces the handler; the default answers 200 `{"ok":true}`. */
   handle(handler: UpstreamHandler): void;
   close(): Promise<void>;
@@ -33,41 +25,16 @@ export interface Upstream {
 
 /** Starts an upstream on 127.0.0.1, port 0, recording every request. */
 export async function startUpstream(): Promise<Upstream> {
-  const requests: RecordedRequest[] = [];
   let handler: UpstreamHandler = (_request, response) => sendJson(response, 200, { ok: true });
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const recorded = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-      };
-      requests.push(recorded);
-      handler(recorded, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startLoopbackServer((_req, res, received) => handler(received, res));
   return {
-    apiUrl: new URL(`http://127.0.0.1:${port}/base/v1`),
-    requests,
+    apiUrl: new URL(`${server.origin}/base/v1`),
+    requests: server.requests,
     handle(next) {
       handler = next;
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
-}
-
-/** Writes `value` as an application/json response. */
-export function sendJson(response: ServerResponse, status: number, value: unknown): void {
-  response.writeHead(status, { "Content-Type": "application/json" });
-  response.end(JSON.stringify(value));
 }
 
 /** The text of a tool result's only content item. */
@@ -77,15 +44,6 @@ export function onlyText(result: { content?: unknown }): string {
     throw new Error(`expected one text item, got ${JSON.stringify(content)}`);
   }
   return content[0].text ?? "";
-}
-
-/** A loopback port with nothing listening on it. */
-export async function closedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** An SDK client connected in memory to a fresh built-in server. */

@@ -1,22 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { canary, onlyText, sendJson, startUpstream, type Upstream } from "./harness.js";
+import { sendJson } from "../support/loopback-server.js";
+import { builtinBin as bin, requireBuilt } from "../support/repo-paths.js";
+import { canary, onlyText, startUpstream, type Upstream } from "./harness.js";
 
 // `npm test` builds first (pretest); the suite runs the compiled bin as users do.
-const bin = fileURLToPath(new URL("../../dist/src/builtin/stdio-main.js", import.meta.url));
 
 let upstream: Upstream;
 let client: Client | undefined;
 let child: ChildProcess | undefined;
 
-beforeAll(() => {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` first`);
-});
+beforeAll(() => requireBuilt(bin));
 
 beforeEach(async () => {
   upstream = await startUpstream();
@@ -37,7 +34,7 @@ function exitOf(process: ChildProcess): Promise<number | null> {
 describe("stdio bin", () => {
   it("serves both tools over stdio with the token from the environment", async () => {
     upstream.handle((request, response) =>
-      sendJson(response, 200, { path: request.url, auth: request.headers.authorization }),
+      sendJson(response, 200, { path: request.path, auth: request.headers.authorization }),
     );
     client = new Client({ name: "test", version: "0.0.0" });
     await client.connect(
@@ -61,7 +58,7 @@ describe("stdio bin", () => {
       body: { path: "/base/v1/items?a=1", auth: "Bearer [redacted]" },
       truncated: false,
     });
-    expect(upstream.requests.map((request) => request.url)).toEqual([
+    expect(upstream.requests.map((request) => request.path)).toEqual([
       "/base/v1/settings/validate",
       "/base/v1/items?a=1",
     ]);

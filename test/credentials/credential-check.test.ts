@@ -4,22 +4,14 @@ import { createCredentialCheck } from "../../src/credentials/credential-check.js
 import { ServiceError } from "../../src/errors.js";
 import { OutboundError } from "../../src/outbound/http-client.js";
 import { createNodeHttpClient } from "../../src/outbound/node-http-client.js";
-import type { LoopbackHandler, LoopbackServer } from "../outbound/loopback-server.js";
-import { closedPort, startLoopbackServer } from "../outbound/loopback-server.js";
+import { closedPort } from "../support/loopback-port.js";
+import { createLoopbackPool } from "../support/loopback-server.js";
 
 const token = "canary-jwt-7f3a9c";
 const secret = "secret=hunter2-query";
 
-const servers: LoopbackServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: LoopbackHandler): Promise<LoopbackServer> {
-  const server = await startLoopbackServer(handler);
-  servers.push(server);
-  return server;
-}
+const { serve, closeAll } = createLoopbackPool();
+afterEach(closeAll);
 
 function check(timeoutMs = 5000): CredentialCheck {
   return createCredentialCheck({ http: createNodeHttpClient(), timeoutMs, maxResponseBytes: 1024 });

@@ -1,20 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { checkJwtFormat } from "../../src/credentials/jwt-format.js";
 import { ServiceError } from "../../src/errors.js";
+import { hs256Header, jwtFrom, segment } from "../support/jwt.js";
 
 const now = Date.UTC(2030, 0, 1);
 const nowSeconds = now / 1000;
 
-function b64(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  return Buffer.from(text, "utf8").toString("base64url");
-}
-
 function jwt(header: unknown, payload: unknown, signature = "c2lnbmF0dXJl"): string {
-  return `${b64(header)}.${b64(payload)}.${signature}`;
+  return jwtFrom(header, payload, signature);
 }
-
-const hs256 = { alg: "HS256", typ: "JWT" };
 
 function reasonOf(token: string): string {
   try {
@@ -29,26 +23,26 @@ function reasonOf(token: string): string {
 
 describe("checkJwtFormat", () => {
   it("accepts a token without exp and reports no expiry", () => {
-    expect(checkJwtFormat(jwt(hs256, { sub: "u1" }), now)).toEqual({});
+    expect(checkJwtFormat(jwt(hs256Header, { sub: "u1" }), now)).toEqual({});
   });
 
   it("accepts a token with a future exp and reports it in milliseconds", () => {
     const exp = nowSeconds + 3600;
-    expect(checkJwtFormat(jwt(hs256, { exp }), now)).toEqual({ expiresAtMs: exp * 1000 });
+    expect(checkJwtFormat(jwt(hs256Header, { exp }), now)).toEqual({ expiresAtMs: exp * 1000 });
   });
 
   it.each([
     ["exp in the past", nowSeconds - 1],
     ["exp exactly now", nowSeconds],
   ])("rejects %s as TOKEN_EXPIRED", (_name, exp) => {
-    expect(reasonOf(jwt(hs256, { exp }))).toBe("TOKEN_EXPIRED");
+    expect(reasonOf(jwt(hs256Header, { exp }))).toBe("TOKEN_EXPIRED");
   });
 
   it("ignores a non-numeric exp", () => {
-    expect(checkJwtFormat(jwt(hs256, { exp: "0" }), now)).toEqual({});
+    expect(checkJwtFormat(jwt(hs256Header, { exp: "0" }), now)).toEqual({});
   });
 
-  const valid = jwt(hs256, { sub: "u1" });
+  const valid = jwt(hs256Header, { sub: "u1" });
   const [h, p, s] = valid.split(".") as [string, string, string];
 
   it.each([
@@ -75,11 +69,11 @@ describe("checkJwtFormat", () => {
     ["header with a space before the brace", jwt(' {"alg":"HS256"}', {})],
     ["header with a newline before the brace", jwt('\n{"alg":"HS256"}', {})],
     ["header with a byte-order mark before the brace", jwt('\uFEFF{"alg":"HS256"}', {})],
-    ["payload with a space before the brace", jwt(hs256, ' {"sub":"u1"}')],
-    ["non-JSON payload", jwt(hs256, "not json")],
-    ["payload JSON array", jwt(hs256, [1])],
-    ["payload JSON number", jwt(hs256, "42")],
-    ["longer than 8 KiB", jwt(hs256, { pad: "x".repeat(8192) })],
+    ["payload with a space before the brace", jwt(hs256Header, ' {"sub":"u1"}')],
+    ["non-JSON payload", jwt(hs256Header, "not json")],
+    ["payload JSON array", jwt(hs256Header, [1])],
+    ["payload JSON number", jwt(hs256Header, "42")],
+    ["longer than 8 KiB", jwt(hs256Header, { pad: "x".repeat(8192) })],
     ["empty", ""],
   ])("rejects %s as INVALID_JWT_FORMAT", (_name, token) => {
     expect(reasonOf(token)).toBe("INVALID_JWT_FORMAT");
@@ -96,7 +90,7 @@ describe("checkJwtFormat", () => {
   });
 
   it("accepts a token of exactly 8192 bytes and rejects a longer one", () => {
-    const unsigned = `${b64(hs256)}.${b64({})}.`;
+    const unsigned = `${segment(hs256Header)}.${segment({})}.`;
     // Signature lengths of 4n+1 are malformed anyway; skip them so only size decides.
     const signed = (length: number) => `${unsigned}${"A".repeat(length)}`;
     const exactLength = 8192 - unsigned.length;

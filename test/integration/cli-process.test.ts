@@ -1,34 +1,35 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  everythingServer as everything,
+  repoPath,
+  repoRoot,
+  requireBuilt,
+} from "../support/repo-paths.js";
+import { waitFor } from "../support/wait.js";
+import {
+  connectOutcome,
   descendants,
   isAlive,
   makeJwt,
   type ProcessId,
   postJson,
-  repoRoot,
   servicePath,
   startUpstream,
   type Upstream,
-  waitFor,
 } from "./harness.js";
 
-const cli = join(repoRoot, "dist/src/cli.js");
-const everything = join(
-  repoRoot,
-  "node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-);
+const cli = repoPath("dist/src/cli.js");
 
 let upstream: Upstream;
 let dir: string;
 const running: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npx tsc -p tsconfig.build.json`);
+  requireBuilt(cli);
   upstream = await startUpstream();
   dir = mkdtempSync(join(tmpdir(), "mcs-cli-"));
 });
@@ -131,17 +132,6 @@ function startCli(args: string[]): CliProcess {
   };
 }
 
-function connectResult(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = netConnect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-  });
-}
-
 function cmdline(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
@@ -232,7 +222,7 @@ describe("the CLI binary", () => {
       await upstream.arrived("delay", "cli");
       proc.child.kill("SIGTERM");
       await proc.waitForLog("shutting down: no new connections");
-      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      expect(await connectOutcome(port)).toBe("ECONNREFUSED");
 
       const slowResult = await slow;
       expect(slowResult.status).toBe(200);
@@ -244,7 +234,9 @@ describe("the CLI binary", () => {
     }
     expect(seen.size).toBeGreaterThan(0);
     const survivors = () => [...seen.values()].filter(isAlive);
-    expect(await waitFor(() => survivors().length === 0, 5_000)).toBe(true);
+    expect(await waitFor(() => survivors().length === 0, "every descendant to exit", 5_000)).toBe(
+      true,
+    );
     expect(proc.logs.some((entry) => entry.msg === "shutdown complete")).toBe(true);
   });
 });

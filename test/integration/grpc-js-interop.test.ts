@@ -5,14 +5,8 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
-import {
-  makeJwt,
-  repoRoot,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { repoRoot } from "../support/repo-paths.js";
+import { makeJwt, type Service, startService, startUpstream, type Upstream } from "./harness.js";
 
 type Callback = (error: grpc.ServiceError | null, response: Record<string, unknown>) => void;
 type Unary = (request: object, metadata: grpc.Metadata, callback: Callback) => void;

@@ -1,27 +1,18 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import {
-  type Agent,
-  createServer,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type ServerResponse,
-} from "node:http";
+import { type Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { AddressInfo } from "node:net";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { configSchema } from "../../src/config/schema.js";
 import type { Config } from "../../src/config/types.js";
 import { createLogger } from "../../src/log/logger.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
-
-/** The repository root. */
-export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+import { hs256Header, jwtFrom } from "../support/jwt.js";
+import { closedPort } from "../support/loopback-port.js";
+import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
 
 /** The Connect/gRPC path prefix of the service. */
 export const servicePath = "/mcpclient.v1.SessionService";
@@ -29,17 +20,13 @@ export const servicePath = "/mcpclient.v1.SessionService";
 /** The credential check timeout every in-process server uses. */
 export const credentialTimeoutMs = 300;
 
-function base64url(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
 /**
  * A syntactically valid JWT (`base64url(header).base64url(payload).sig`),
  * unique per call so that sessions never share credentials by accident.
  */
 export function makeJwt(claims: Record<string, unknown> = {}): string {
   const payload = { sub: "user_123", jti: `${Date.now()}-${Math.random()}`, ...claims };
-  return `${base64url({ alg: "HS256", typ: "JWT" })}.${base64url(payload)}.c2lnbmF0dXJl`;
+  return jwtFrom(hs256Header, payload, "c2lnbmF0dXJl");
 }
 
 /**
@@ -66,34 +53,29 @@ export interface Upstream {
 export async function startUpstream(): Promise<Upstream> {
   const seen = new Map<string, (string | undefined)[]>();
   const waiters = new Map<string, (() => void)[]>();
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      const path = (req.url ?? "").split("?", 1)[0] ?? "";
-      const match = /^\/(ok|reject|slow|delay)\/([^/]+)\/settings\/validate$/.exec(path);
-      if (req.method !== "POST" || !match) return send(res, 404, { error: "not found" });
-      const key = `${match[1]}/${match[2]}`;
-      seen.set(key, [...(seen.get(key) ?? []), req.headers.authorization]);
-      for (const wake of waiters.get(key) ?? []) wake();
-      waiters.delete(key);
-      switch (match[1] as UpstreamMode) {
-        case "ok":
-          return send(res, 200, { ok: true });
-        case "reject":
-          return send(res, 401, { error: "unauthorized" });
-        case "delay":
-          return void setTimeout(() => send(res, 200, { ok: true }), 500);
-        case "slow": {
-          const timer = setTimeout(() => send(res, 200, { ok: true }), 5_000);
-          res.on("close", () => clearTimeout(timer));
-        }
+  const server = await startLoopbackServer((_req, res, { method, path: target, headers }) => {
+    const path = target.split("?", 1)[0] ?? "";
+    const match = /^\/(ok|reject|slow|delay)\/([^/]+)\/settings\/validate$/.exec(path);
+    if (method !== "POST" || !match) return sendJson(res, 404, { error: "not found" });
+    const key = `${match[1]}/${match[2]}`;
+    seen.set(key, [...(seen.get(key) ?? []), headers.authorization]);
+    for (const wake of waiters.get(key) ?? []) wake();
+    waiters.delete(key);
+    switch (match[1] as UpstreamMode) {
+      case "ok":
+        return sendJson(res, 200, { ok: true });
+      case "reject":
+        return sendJson(res, 401, { error: "unauthorized" });
+      case "delay":
+        return void setTimeout(() => sendJson(res, 200, { ok: true }), 500);
+      case "slow": {
+        const timer = setTimeout(() => sendJson(res, 200, { ok: true }), 5_000);
+        res.on("close", () => clearTimeout(timer));
       }
-    });
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    apiUrl: (mode, tag) => `http://127.0.0.1:${port}/${mode}/${tag}`,
+    apiUrl: (mode, tag) => `${server.origin}/${mode}/${tag}`,
     validations: (mode, tag) => seen.get(`${mode}/${tag}`)?.length ?? 0,
     authorizations: (mode, tag) => seen.get(`${mode}/${tag}`) ?? [],
     arrived(mode, tag) {
@@ -101,26 +83,28 @@ export async function startUpstream(): Promise<Upstream> {
       if (seen.has(key)) return Promise.resolve();
       return new Promise((resolve) => waiters.set(key, [...(waiters.get(key) ?? []), resolve]));
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.destroyed) return;
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }
 
 /** A URL on which nothing listens: a port that was bound and released. */
 export async function unreachableUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/api`;
+  return `http://127.0.0.1:${await closedPort()}/api`;
+}
+
+/**
+ * Opens a TCP connection to 127.0.0.1:`port` and resolves "connected" (then
+ * closes it) or the connect error's code, for example "ECONNREFUSED".
+ */
+export function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = netConnect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+  });
 }
 
 /** The config file shape; only what a test changes. */
@@ -246,20 +230,6 @@ export function jsonErrorInfo(
   return details?.find((d) => d.type === "mcpclient.v1.ErrorInfo")?.debug;
 }
 
-/** The code and ErrorInfo reason of a failed call made with a connect client. */
-export async function rpcFailure(
-  call: Promise<unknown>,
-): Promise<{ code: number; reason: string | undefined; metadata: Record<string, string> }> {
-  try {
-    await call;
-  } catch (error) {
-    const connectError = ConnectError.from(error);
-    const [info] = connectError.findDetails(ErrorInfoSchema);
-    return { code: connectError.code, reason: info?.reason, metadata: info?.metadata ?? {} };
-  }
-  throw new Error("expected the call to fail");
-}
-
 /** A self-signed certificate for 127.0.0.1 and localhost, made with the openssl CLI. */
 export interface TestCertificate {
   readonly certFile: string;
@@ -348,14 +318,4 @@ export function descendants(root: number): ProcessId[] {
 export function isAlive(process: ProcessId): boolean {
   const stat = readStat(process.pid);
   return stat !== undefined && stat.state !== "Z" && stat.startTime === process.startTime;
-}
-
-/** Polls `condition` every 25 ms until it holds or `timeoutMs` passes; returns the last result. */
-export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return true;
 }

@@ -1,4 +1,4 @@
-import { type Client, Code, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -6,11 +6,11 @@ import {
 } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { rpcFailure } from "../support/rpc-failure.js";
 import {
   makeConfig,
   makeJwt,
   postJson,
-  rpcFailure,
   type Service,
   servicePath,
   startService,
@@ -100,7 +100,12 @@ describe("server.maxTimeoutMs", () => {
     const failure = await rpcFailure(
       grpc.init(validInit("deadline"), { timeoutMs: maxTimeoutMs * 5 }),
     );
-    expect(failure).toEqual({ code: Code.InvalidArgument, reason: undefined, metadata: {} });
+    expect(failure).toEqual({
+      code: Code.InvalidArgument,
+      reason: undefined,
+      metadata: {},
+      error: expect.any(ConnectError),
+    });
   });
 
   it("rejects a Connect timeout above the maximum with INVALID_ARGUMENT", async () => {

@@ -10,12 +10,12 @@ import {
 } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InitRequestSchema, SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { rpcFailure } from "../support/rpc-failure.js";
 import {
   jsonErrorInfo,
   makeJwt,
   postJson,
   postRaw,
-  rpcFailure,
   type Service,
   servicePath,
   startService,

@@ -1,25 +1,26 @@
 import { Agent } from "node:http";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
-import { connect as netConnect } from "node:net";
-import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { createLogger } from "../../src/log/logger.js";
+import { createInMemoryClient } from "../support/in-memory-client.js";
+import { rpcFailure } from "../support/rpc-failure.js";
+import { waitFor } from "../support/wait.js";
 import {
+  connectOutcome,
   type JsonResponse,
   jsonErrorInfo,
   makeConfig,
   makeJwt,
   postJson,
-  rpcFailure,
   type Service,
   servicePath,
   startService,
   startUpstream,
   type Upstream,
-  waitFor,
 } from "./harness.js";
 
 let upstream: Upstream;
@@ -88,17 +89,6 @@ function h2Init(session: ClientHttp2Session, body: unknown) {
   });
 }
 
-function refused(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = netConnect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-  });
-}
-
 /** A config whose credential check waits for the `delay` upstream (500 ms). */
 function slowCheckConfig(server: Record<string, unknown> = {}) {
   return makeConfig({ server, credentialCheck: { timeoutMs: 2_000 } });
@@ -162,7 +152,13 @@ describe("shutdown with open HTTP/2 sessions", () => {
     expect(manager.state()).toMatch(/^(open|idle)$/);
 
     await within(5_000, service.server.shutdown());
-    expect(await waitForState(manager, ["closed", "error"])).toBe(true);
+    expect(
+      await waitFor(
+        () => ["closed", "error"].includes(manager.state()),
+        "the session manager to close",
+        2_000,
+      ),
+    ).toBe(true);
   });
 
   it("lets an in-flight h2 stream finish, refuses new connections, then closes", async () => {
@@ -175,7 +171,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
 
     const stopping = service.server.shutdown();
     await within(1_000, goaway);
-    expect(await refused(service.server.port)).toBe("ECONNREFUSED");
+    expect(await connectOutcome(service.server.port)).toBe("ECONNREFUSED");
     expect(await within(3_000, slow)).toMatchObject({
       value: { status: 200, json: { status: "ok" } },
     });
@@ -234,7 +230,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
     const res = await within(3_000, slow);
     expect(res.value).toMatchObject({ status: 200, json: { status: "ok" } });
     await within(3_000, stopping);
-    expect(await refused(service.server.port)).toBe("ECONNREFUSED");
+    expect(await connectOutcome(service.server.port)).toBe("ECONNREFUSED");
   });
 });
 
@@ -379,10 +375,7 @@ describe("app.drain()", () => {
   it("refuses Init, ListTools and CallTool with UNAVAILABLE SERVER_SHUTTING_DOWN; a running call finishes", async () => {
     const config = makeConfig({ credentialCheck: { timeoutMs: 2_000 } });
     app = createApp(config, createLogger({ level: "silent" }));
-    const client = createClient(
-      SessionService,
-      createRouterTransport(app.routes, { router: { interceptors: app.interceptors } }),
-    );
+    const client = createInMemoryClient(app);
     const input = initInput("delay");
     const tag = tagOf(input);
     const headers = { authorization: `Bearer ${input.jwtToken}` };
@@ -393,7 +386,13 @@ describe("app.drain()", () => {
     );
     running.catch(() => undefined); // awaited below; not unhandled if an expectation fails first
     // The tool's own request to the upstream, answered after 500 ms.
-    expect(await waitFor(() => upstream.validations("delay", tag) === 2, 2_000)).toBe(true);
+    expect(
+      await waitFor(
+        () => upstream.validations("delay", tag) === 2,
+        "the tool's own request",
+        2_000,
+      ),
+    ).toBe(true);
 
     app.drain();
     const refused = { code: Code.Unavailable, reason: "SERVER_SHUTTING_DOWN" };
@@ -419,12 +418,3 @@ describe("app.drain()", () => {
     expect(item?.kind.case === "text" && item.kind.value.text).toBe('{"status":"success"}');
   });
 });
-
-async function waitForState(manager: Http2SessionManager, states: string[]): Promise<boolean> {
-  const deadline = Date.now() + 2_000;
-  while (!states.includes(manager.state())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}

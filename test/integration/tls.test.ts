@@ -3,13 +3,13 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { rpcFailure } from "../support/rpc-failure.js";
 import {
   jsonErrorInfo,
   makeCertificate,
   makeConfig,
   makeJwt,
   postJson,
-  rpcFailure,
   type Service,
   servicePath,
   startService,

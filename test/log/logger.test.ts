@@ -1,38 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, type Logger } from "../../src/log/logger.js";
+import type { Logger } from "../../src/log/logger.js";
+import { base64url } from "../support/jwt.js";
+import { captureLogs } from "../support/log-capture.js";
 
-const b64url = (text: string) => Buffer.from(text).toString("base64url");
-const header = b64url('{"alg":"HS256","typ":"JWT"}');
-const payload = b64url('{"sub":"CANARY-user","exp":4102444800}');
+const header = base64url('{"alg":"HS256","typ":"JWT"}');
+const payload = base64url('{"sub":"CANARY-user","exp":4102444800}');
 const signature = "CANARY-sig_0123456789abcdef";
 const canaryJwt = `${header}.${payload}.${signature}`;
-
-function capture(level: Parameters<typeof createLogger>[0]["level"] = "trace") {
-  const lines: string[] = [];
-  const log = createLogger({
-    level,
-    destination: { write: (line: string) => void lines.push(line) },
-  });
-  return { log, lines };
-}
 
 /** Runs `write`, then checks that lines were written and none leaks the canary. */
 function logged(write: (log: Logger) => void): {
   text: string;
   entries: Record<string, unknown>[];
 } {
-  const { log, lines } = capture();
-  write(log);
-  expect(lines.length).toBeGreaterThan(0);
-  const text = lines.join("");
+  const captured = captureLogs();
+  write(captured.logger);
+  expect(captured.lines.length).toBeGreaterThan(0);
+  const text = captured.text();
   for (const secret of ["CANARY", payload, signature, canaryJwt])
     expect(text).not.toContain(secret);
-  return { text, entries: lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+  return { text, entries: captured.entries() };
 }
 
 describe("createLogger", () => {
   it("writes JSON lines with service, ISO time and level", () => {
-    const { log, lines } = capture("info");
+    const { logger: log, lines } = captureLogs("info");
     log.debug("hidden");
     log.info({ session_id: "s-1" }, "shown");
     expect(lines).toHaveLength(1);

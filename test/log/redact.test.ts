@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { redactText, redactValue } from "../../src/log/redact.js";
+import { jwtFrom } from "../support/jwt.js";
 
-const b64url = (text: string) => Buffer.from(text).toString("base64url");
-const jwt = [
-  b64url('{"alg":"HS256","typ":"JWT"}'),
-  b64url('{"sub":"user-1","exp":4102444800}'),
+const jwt = jwtFrom(
+  '{"alg":"HS256","typ":"JWT"}',
+  '{"sub":"user-1","exp":4102444800}',
   "CANARY_sig-123",
-].join(".");
+);
 
 describe("redactText", () => {
   it.each([
@@ -38,12 +38,17 @@ describe("redactText", () => {
     ["a newline after the brace", '{\n"alg":"HS256"}', '{\n"sub":"user-1"}', "ewoi"],
     ["a tab after the brace", '{\t"alg":"HS256"}', '{\t"sub":"user-1"}', "ewki"],
   ])("masks a token whose JSON has %s", (_name, header, payload, prefix) => {
-    const token = [b64url(header), b64url(payload), "CANARY_sig-456"].join(".");
+    const token = jwtFrom(header, payload, "CANARY_sig-456");
     expect(token.startsWith(prefix)).toBe(true);
     expect(redactText(`stderr-probe token=${token} done`)).toBe(
       "stderr-probe token=[REDACTED] done",
     );
     expect(redactText(`{"jwt":"${token}"}`)).toBe('{"jwt":"[REDACTED]"}');
+  });
+
+  it("masks a token cut short after its header, as a capped log line leaves it", () => {
+    const cut = jwt.slice(0, jwt.indexOf(".") + 12);
+    expect(redactText(`token=${cut}…`)).toBe("token=[REDACTED]…");
   });
 
   it("is idempotent", () => {

@@ -1,10 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
-import { existsSync } from "node:fs";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { requireBuilt } from "../support/repo-paths.js";
 import {
-  bearer,
   makeJwt,
-  nodeServer,
   paths,
   type Service,
   startService,
@@ -15,12 +15,8 @@ import {
 let upstream: Upstream;
 let service: Service | undefined;
 
-beforeAll(() => {
-  // `npm test` builds first (pretest); the stdio case runs the compiled bin.
-  if (!existsSync(paths.builtinBin)) {
-    throw new Error(`${paths.builtinBin} is missing: run \`npm run build\` first`);
-  }
-});
+// `npm test` builds first (pretest); the stdio case runs the compiled bin.
+beforeAll(() => requireBuilt(paths.builtinBin));
 
 beforeEach(async () => {
   upstream = await startUpstream();

@@ -2,20 +2,20 @@
 import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { McpServerConfig } from "../../src/config/types.js";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { processGone } from "../support/process-gone.js";
+import { rpcFailure } from "../support/rpc-failure.js";
+import { waitFor } from "../support/wait.js";
 import {
-  bearer,
   createEventLog,
   type EventLog,
-  failureOf,
   makeJwt,
-  nodeServer,
   paths,
-  processGone,
   type Service,
   startService,
   startUpstream,
   type Upstream,
-  waitFor,
 } from "./harness.js";
 
 const sessionId = "s-errors";
@@ -91,7 +91,7 @@ describe("tool results and errors", () => {
 
   it("answers NOT_FOUND TOOL_NOT_FOUND for a tool no server has", async () => {
     const client = await open();
-    const failure = await failureOf(
+    const failure = await rpcFailure(
       client.callTool({ sessionId, name: "no-such-tool" }, bearer(token)),
     );
     expect(failure.code).toBe(Code.NotFound);
@@ -102,7 +102,7 @@ describe("tool results and errors", () => {
 
   it("answers INVALID_ARGUMENT TOOL_INVALID_ARGUMENTS when the server rejects arguments with -32602", async () => {
     const client = await open();
-    const failure = await failureOf(
+    const failure = await rpcFailure(
       client.callTool({ sessionId, name: "strict", arguments: { n: "x" } }, bearer(token)),
     );
     expect(failure.code).toBe(Code.InvalidArgument);
@@ -138,7 +138,7 @@ describe("tool results and errors", () => {
 
   it("answers INTERNAL MCP_ERROR with the JSON-RPC code, without the token the server echoed", async () => {
     const client = await open();
-    const failure = await failureOf(client.callTool({ sessionId, name: "boom" }, bearer(token)));
+    const failure = await rpcFailure(client.callTool({ sessionId, name: "boom" }, bearer(token)));
     expect(failure.code).toBe(Code.Internal);
     expect(failure.reason).toBe("MCP_ERROR");
     expect(failure.metadata).toMatchObject({ server: "fixture", mcp_code: "12345" });
@@ -152,7 +152,7 @@ describe("tool results and errors", () => {
       { seconds: 0n, nanos: 0 },
       { seconds: 301n, nanos: 0 },
     ]) {
-      const failure = await failureOf(
+      const failure = await rpcFailure(
         client.callTool({ sessionId, name: "fail", timeout }, bearer(token)),
       );
       expect(failure.code).toBe(Code.InvalidArgument);
@@ -166,7 +166,7 @@ describe("timeouts and cancellation", () => {
   it("answers DEADLINE_EXCEEDED MCP_TIMEOUT after the request timeout and cancels the call in the server", async () => {
     const client = await open();
     const started = Date.now();
-    const failure = await failureOf(
+    const failure = await rpcFailure(
       client.callTool({ ...sleep5s, timeout: { seconds: 0n, nanos: 300_000_000 } }, bearer(token)),
     );
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -184,7 +184,9 @@ describe("timeouts and cancellation", () => {
   it("forwards the caller's RPC deadline to the MCP call", async () => {
     const client = await open();
     const started = Date.now();
-    const failure = await failureOf(client.callTool(sleep5s, { ...bearer(token), timeoutMs: 300 }));
+    const failure = await rpcFailure(
+      client.callTool(sleep5s, { ...bearer(token), timeoutMs: 300 }),
+    );
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(failure.code).toBe(Code.DeadlineExceeded);
     await cancelledFor("sleep");
@@ -193,7 +195,7 @@ describe("timeouts and cancellation", () => {
   it("forwards the caller's cancellation to the MCP call", async () => {
     const client = await open();
     const abort = new AbortController();
-    const call = failureOf(client.callTool(sleep5s, { ...bearer(token), signal: abort.signal }));
+    const call = rpcFailure(client.callTool(sleep5s, { ...bearer(token), signal: abort.signal }));
     await waitFor(() => callId("sleep") !== undefined, "the call to reach the fixture");
     abort.abort();
     expect((await call).code).toBe(Code.Canceled);
@@ -208,15 +210,15 @@ describe("a server that exits", () => {
       .structuredContent?.pid;
     expect(typeof firstPid).toBe("number");
 
-    const crash = await failureOf(client.callTool({ sessionId, name: "crash" }, bearer(token)));
+    const crash = await rpcFailure(client.callTool({ sessionId, name: "crash" }, bearer(token)));
     expect(crash.code).toBe(Code.Unavailable);
     expect(crash.reason).toBe("MCP_SERVER_EXITED");
     expect(crash.metadata.server).toBe("fixture");
 
-    const next = await failureOf(client.callTool({ sessionId, name: "info" }, bearer(token)));
+    const next = await rpcFailure(client.callTool({ sessionId, name: "info" }, bearer(token)));
     expect(next.code).toBe(Code.Unavailable);
     expect(next.reason).toBe("MCP_SERVER_EXITED");
-    const list = await failureOf(client.listTools({ sessionId }, bearer(token)));
+    const list = await rpcFailure(client.listTools({ sessionId }, bearer(token)));
     expect(list.reason).toBe("MCP_SERVER_EXITED");
 
     const validations = upstream.validations().length;
@@ -237,14 +239,14 @@ describe("a server that exits", () => {
       missing: { type: "stdio", command: "/nonexistent/mcp-server-xyz", args: [], env: {} },
     });
     const { client } = service;
-    const failure = await failureOf(
+    const failure = await rpcFailure(
       client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token }),
     );
     expect(failure.code).toBe(Code.Internal);
     expect(failure.reason).toBe("MCP_SERVER_START_FAILED");
     expect(failure.metadata.server).toBe("missing");
 
-    const list = await failureOf(client.listTools({ sessionId }, bearer(token)));
+    const list = await rpcFailure(client.listTools({ sessionId }, bearer(token)));
     expect(list.code).toBe(Code.NotFound);
     expect(list.reason).toBe("SESSION_NOT_FOUND");
     // The server that did start for this Init is torn down with it.

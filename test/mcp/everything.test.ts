@@ -8,11 +8,11 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type ContentItem, Role } from "../../gen/mcpclient/v1/tool_pb.js";
 import type { McpServerConfig } from "../../src/config/types.js";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { rpcFailure } from "../support/rpc-failure.js";
 import {
-  bearer,
-  failureOf,
   makeJwt,
-  nodeServer,
   paths,
   type Service,
   startService,
@@ -280,7 +280,7 @@ describe("several servers", () => {
     expect(JSON.parse(kind(validate.content[0], "text").text)).toEqual({ status: "success" });
     expect(upstream.validations()).toHaveLength(validationsBefore + 1);
 
-    const bare = await failureOf(call("echo", { message: "x" }));
+    const bare = await rpcFailure(call("echo", { message: "x" }));
     expect(bare.code).toBe(Code.NotFound);
     expect(bare.reason).toBe("TOOL_NOT_FOUND");
     expect(bare.metadata.tool).toBe("echo");

@@ -2,17 +2,11 @@
 import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { McpServerConfig } from "../../src/config/types.js";
+import { bearer } from "../support/bearer.js";
+import { rpcFailure } from "../support/rpc-failure.js";
+import { waitFor } from "../support/wait.js";
 import { type HttpMcpFixture, startHttpMcpServer } from "./fixtures/http-mcp-server.js";
-import {
-  bearer,
-  failureOf,
-  makeJwt,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-  waitFor,
-} from "./harness.js";
+import { makeJwt, type Service, startService, startUpstream, type Upstream } from "./harness.js";
 
 let upstream: Upstream;
 let fixture: HttpMcpFixture;
@@ -88,7 +82,7 @@ describe("Streamable HTTP server", () => {
     expect(deletes[0]?.headers["x-api-token"]).toBe(token);
     await waitFor(() => fixture.sessionIds().length === 0, "the fixture's session map to empty");
 
-    const after = await failureOf(client.listTools({ sessionId: "s-http" }, bearer(token)));
+    const after = await rpcFailure(client.listTools({ sessionId: "s-http" }, bearer(token)));
     expect(after.code).toBe(Code.NotFound);
     expect(after.reason).toBe("SESSION_NOT_FOUND");
   });
@@ -133,7 +127,7 @@ describe("a Streamable HTTP server that goes away", () => {
   const add = { sessionId, name: "add", arguments: { a: 2, b: 40 } };
 
   async function expectExited(call: Promise<unknown>, server?: string): Promise<void> {
-    const failure = await failureOf(call);
+    const failure = await rpcFailure(call);
     expect(failure.code).toBe(Code.Unavailable);
     expect(failure.reason).toBe("MCP_SERVER_EXITED");
     if (server !== undefined) expect(failure.metadata.server).toBe(server);

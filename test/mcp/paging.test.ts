@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
 import {
-  bearer,
   createEventLog,
   type EventLog,
   makeJwt,
-  nodeServer,
   paths,
   type Service,
   startService,

@@ -1,17 +1,17 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { McpServerConfig } from "../../src/config/types.js";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { processGone } from "../support/process-gone.js";
+import { waitFor } from "../support/wait.js";
 import {
-  bearer,
   makeJwt,
-  nodeServer,
   paths,
-  processGone,
   type Service,
   startService,
   startUpstream,
   type Upstream,
-  waitFor,
 } from "./harness.js";
 
 // What a child may inherit from the service besides its configured env.

@@ -4,19 +4,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { OutboundRequest } from "../../src/outbound/http-client.js";
 import { OutboundError } from "../../src/outbound/http-client.js";
 import { createNodeHttpClient } from "../../src/outbound/node-http-client.js";
-import type { LoopbackHandler, LoopbackServer } from "./loopback-server.js";
-import { closedPort, startLoopbackServer } from "./loopback-server.js";
+import { closedPort } from "../support/loopback-port.js";
+import { createLoopbackPool } from "../support/loopback-server.js";
 
-const servers: LoopbackServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: LoopbackHandler): Promise<LoopbackServer> {
-  const server = await startLoopbackServer(handler);
-  servers.push(server);
-  return server;
-}
+const { serve, closeAll } = createLoopbackPool();
+afterEach(closeAll);
 
 function get(url: string, extra: Partial<OutboundRequest> = {}): OutboundRequest {
   return { url: new URL(url), method: "GET", timeoutMs: 5000, maxResponseBytes: 65536, ...extra };

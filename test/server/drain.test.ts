@@ -1,7 +1,8 @@
 import { Agent, createServer, request, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDrain } from "../../src/server/drain.js";
+import { listenOnLoopback } from "../support/loopback-port.js";
 
 let server: Server | undefined;
 
@@ -18,8 +19,7 @@ async function serve(delayMs: number) {
   });
   server = createServer(drain.handler);
   drain.trackSockets(server);
-  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return { drain, port };
 }
 

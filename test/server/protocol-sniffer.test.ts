@@ -1,8 +1,9 @@
 import { createServer as createHttp1Server } from "node:http";
 import { connect as connectH2, createServer as createHttp2Server } from "node:http2";
-import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { routeByPreface } from "../../src/server/protocol-sniffer.js";
+import { listenOnLoopback } from "../support/loopback-port.js";
 
 const handler = (req: { httpVersion: string }, res: { end(body: string): void }) =>
   res.end(`HTTP/${req.httpVersion}`);
@@ -18,8 +19,7 @@ async function listen(firstBytesTimeoutMs?: number): Promise<number> {
   const h2 = createHttp2Server(handler);
   const http1 = createHttp1Server(handler);
   listener = createServer((socket) => routeByPreface(socket, { h2, http1 }, firstBytesTimeoutMs));
-  await new Promise<void>((resolve) => listener?.listen(0, "127.0.0.1", resolve));
-  return (listener.address() as AddressInfo).port;
+  return listenOnLoopback(listener);
 }
 
 /** Writes `text` one byte at a time, so the router sees the worst-case chunking. */

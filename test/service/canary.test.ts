@@ -1,17 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
-import {
-  bearer,
-  closedPort,
-  createHarness,
-  type Harness,
-  type SessionClient,
-  segment,
-  testConfig,
-} from "./harness.js";
+import { bearer } from "../support/bearer.js";
+import { segment } from "../support/jwt.js";
+import { closedPort } from "../support/loopback-port.js";
+import { toRpcFailure } from "../support/rpc-failure.js";
+import { createHarness, type Harness, type SessionClient, testConfig } from "./harness.js";
 
 let h: Harness;
 beforeEach(() => {
@@ -25,8 +20,8 @@ async function outcome(call: Promise<unknown>): Promise<string> {
     await call;
     return "ok";
   } catch (e) {
-    const error = ConnectError.from(e);
-    return `${Code[error.code]}:${error.findDetails(ErrorInfoSchema)[0]?.reason ?? "?"}`;
+    const failure = toRpcFailure(e);
+    return `${Code[failure.code]}:${failure.reason ?? "?"}`;
   }
 }
 

@@ -1,28 +1,24 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toJson } from "@bufbuild/protobuf";
-import {
-  type CallOptions,
-  type Client,
-  type Code,
-  ConnectError,
-  createClient,
-  createRouterTransport,
-  type Interceptor,
-} from "@connectrpc/connect";
+import { type Client, type Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { expect } from "vitest";
 import { type ErrorInfo, ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
-import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import type { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Config, McpServerConfig } from "../../src/config/types.js";
-import { createLogger } from "../../src/log/logger.js";
 import type { StartSessionClients } from "../../src/mcp/start-session-clients.js";
+import { createInMemoryClient } from "../support/in-memory-client.js";
+import { hs256Header, jwtFrom } from "../support/jwt.js";
+import { captureLogs } from "../support/log-capture.js";
+import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { processGone } from "../support/process-gone.js";
 
 /** The SessionService client every test uses. */
 export type SessionClient = Client<typeof SessionService>;
@@ -70,19 +66,10 @@ export async function startUpstream(): Promise<Upstream> {
   const upstream = {
     onValidate: (() => 200) as (request: UpstreamRequest) => Reply,
   };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const request: UpstreamRequest = {
-        method: req.method ?? "",
-        path: req.url ?? "",
-        authorization: req.headers.authorization,
-        body: Buffer.concat(chunks).toString("utf8"),
-      };
-      requests.push(request);
-      answer(res, request);
-    });
+  const server = await startLoopbackServer((_req, res, { method, path, headers, body }) => {
+    const request: UpstreamRequest = { method, path, authorization: headers.authorization, body };
+    requests.push(request);
+    answer(res, request);
   });
 
   function answer(res: ServerResponse, request: UpstreamRequest): void {
@@ -108,34 +95,16 @@ export async function startUpstream(): Promise<Upstream> {
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   return Object.assign(upstream, {
-    apiUrl: `http://127.0.0.1:${port}${basePath}`,
+    apiUrl: `${server.origin}${basePath}`,
     validatePath,
     requests,
     validations: () => requests.filter((r) => r.path === validatePath),
     close() {
       for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+      return server.close();
     },
   });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  if (res.destroyed) return;
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(value));
-}
-
-/** A loopback port with nothing listening: a server is started and closed. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // ---------------------------------------------------------------- JWTs
@@ -152,11 +121,6 @@ export interface JwtOptions {
   readonly signature?: string;
 }
 
-/** base64url of the JSON of `value`, as JWT segments are encoded. */
-export function segment(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
-}
-
 /**
  * A JWT-shaped token, unsigned but with a random signature segment. Every
  * token carries `"sub":"CANARY-<uuid>"`, so its payload segment is unique
@@ -169,17 +133,7 @@ export function buildJwt(options: JwtOptions = {}): string {
     ...(exp === null ? {} : { exp }),
     ...options.payload,
   };
-  const signature = options.signature ?? randomBytes(32).toString("base64url");
-  return [
-    segment(options.header ?? { alg: "HS256", typ: "JWT" }),
-    segment(payload),
-    signature,
-  ].join(".");
-}
-
-/** Call options carrying `authorization: Bearer <token>`. */
-export function bearer(token: string): CallOptions {
-  return { headers: { authorization: `Bearer ${token}` } };
+  return jwtFrom(options.header ?? hs256Header, payload, options.signature);
 }
 
 // ---------------------------------------------------------------- errors
@@ -329,22 +283,14 @@ export function createHarness(): Harness {
     },
     async app(config) {
       const resolved = config ?? (await testConfig());
-      const logs: string[] = [];
-      const logger = createLogger({
-        level: "trace",
-        destination: { write: (line: string) => void logs.push(line) },
-      });
+      const log = captureLogs("trace");
       const starts: StartCounts = { calls: 0, started: 0, closed: 0, sessions: [] };
-      const app = createApp(resolved, logger, { wrapStartClients: countStarts(starts) });
-      const transport = createRouterTransport(app.routes, {
-        router: { interceptors: app.interceptors },
-        transport: { interceptors: [recorder] },
-      });
+      const app = createApp(resolved, log.logger, { wrapStartClients: countStarts(starts) });
       const testApp = {
         app,
         config: resolved,
-        client: createClient(SessionService, transport),
-        logs,
+        client: createInMemoryClient(app, [recorder]),
+        logs: log.lines,
         starts,
       };
       apps.push(testApp);
@@ -419,26 +365,14 @@ const pidServerPath = fileURLToPath(new URL("./fixtures/pid-server.mjs", import.
  * signature starts with "FAIL".
  */
 export function pidServer(pidDir: string): McpServerConfig {
-  return {
-    type: "stdio",
-    command: process.execPath,
-    args: [pidServerPath],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own env template syntax.
-    env: { PID_DIR: pidDir, MCP_TOKEN: "${jwtToken}" },
-  };
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own env template syntax.
+  return nodeServer(pidServerPath, { PID_DIR: pidDir, MCP_TOKEN: "${jwtToken}" });
 }
 
 /** The pids recorded in `pidDir` whose process is still running. */
 export async function livePids(pidDir: string): Promise<number[]> {
   const pids = (await readdir(pidDir)).map(Number);
-  return pids.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return pids.filter((pid) => !processGone(pid));
 }
 
 /** The number of pids recorded in `pidDir`: children ever spawned. */

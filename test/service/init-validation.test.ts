@@ -1,14 +1,9 @@
 import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  appWithUpstream,
-  bearer,
-  closedPort,
-  createHarness,
-  expectRpcError,
-  type Harness,
-  segment,
-} from "./harness.js";
+import { bearer } from "../support/bearer.js";
+import { base64url, segment } from "../support/jwt.js";
+import { closedPort } from "../support/loopback-port.js";
+import { appWithUpstream, createHarness, expectRpcError, type Harness } from "./harness.js";
 
 let h: Harness;
 beforeEach(() => {
@@ -135,7 +130,7 @@ describe("INVALID_JWT_FORMAT and TOKEN_EXPIRED", () => {
     "an empty header": `.${payload}.${sig}`,
     padding: `${header}=.${payload}.${sig}`,
     "standard base64 characters": `${header}.${payload}.ab+/cd`,
-    "a header that is not JSON": `${Buffer.from("not json").toString("base64url")}.${payload}.${sig}`,
+    "a header that is not JSON": `${base64url("not json")}.${payload}.${sig}`,
     "a header that is a JSON array": `${segment(["HS256"])}.${payload}.${sig}`,
     "alg none": `${segment({ alg: "none", typ: "JWT" })}.${payload}.${sig}`,
     "alg NONE": `${segment({ alg: "NONE" })}.${payload}.${sig}`,

@@ -1,9 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
+import { bearer } from "../support/bearer.js";
+import { toRpcFailure } from "../support/rpc-failure.js";
 import {
   appWithUpstream,
-  bearer,
   createHarness,
   expectRpcError,
   type Harness,
@@ -197,7 +197,7 @@ describe("coalescing", () => {
       tokens.map((t) =>
         client.listTools({ sessionId: "s1" }, bearer(t)).then(
           () => "ok",
-          (e: unknown) => ConnectError.from(e).code,
+          (e: unknown) => toRpcFailure(e).code,
         ),
       ),
     );
@@ -306,7 +306,7 @@ describe("shutdown", () => {
     // The closed session is gone; the contract allows either answer while draining.
     const after = await client.listTools({ sessionId: "s1" }, bearer(tokens[0] ?? "")).then(
       () => "ok",
-      (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0]?.reason,
+      (e: unknown) => toRpcFailure(e).reason,
     );
     expect(["SESSION_NOT_FOUND", "SERVER_SHUTTING_DOWN"]).toContain(after);
   });
@@ -322,15 +322,8 @@ describe("shutdown", () => {
     await expect.poll(() => livePids(pidDir), { timeout: 10_000 }).toEqual([]);
   });
 
-  // BUG (src/session/session-manager.ts:62-66 and 96-106, untilShutdown, with
-  // src/credentials/credential-check.ts:80-81): closeAll() aborts the Init's
-  // signal with SERVER_SHUTTING_DOWN, but the credential check turns any abort
-  // into CANCELED and untilShutdown passes that on, so the caller gets CANCELED
-  // (which says the caller gave up, and is not retried) instead of the
-  // documented UNAVAILABLE SERVER_SHUTTING_DOWN. An Init caught one step later,
-  // while starting servers, does get SERVER_SHUTTING_DOWN (start-session-clients
-  // rethrows the signal's reason). Rethrowing `signal.reason` when the signal
-  // is aborted, in untilShutdown's catch, makes this test pass.
+  // The credential check reports its own abort as CANCELED; the caller must
+  // learn the real cause, a retryable UNAVAILABLE SERVER_SHUTTING_DOWN.
   it("answers an Init still checking credentials with SERVER_SHUTTING_DOWN", async () => {
     const base = await testConfig();
     // A check that would not time out on its own before the test does.

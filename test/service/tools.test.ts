@@ -3,9 +3,9 @@ import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { bearer } from "../support/bearer.js";
 import {
   appWithUpstream,
-  bearer,
   createHarness,
   expectRpcError,
   type Harness,

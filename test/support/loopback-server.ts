@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { listenOnLoopback } from "./loopback-port.js";
 
 /** One request as the loopback server received it. */
 export interface ReceivedRequest {
   readonly method: string;
+  /** The request target as sent: path and query. */
   readonly path: string;
   readonly headers: IncomingMessage["headers"];
   readonly body: string;
@@ -15,6 +15,7 @@ export interface LoopbackServer {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   readonly origin: string;
   readonly port: number;
+  /** Every request, in arrival order. */
   readonly requests: readonly ReceivedRequest[];
   /** Connections accepted, including ones that never completed a request. */
   readonly connections: () => number;
@@ -22,7 +23,7 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-/** Handles one request after its body has been read. */
+/** Handles one request after its body has been read and recorded. */
 export type LoopbackHandler = (
   req: IncomingMessage,
   res: ServerResponse,
@@ -48,8 +49,7 @@ export async function startLoopbackServer(handler: LoopbackHandler): Promise<Loo
     });
   });
   server.on("connection", () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     port,
@@ -63,9 +63,30 @@ export async function startLoopbackServer(handler: LoopbackHandler): Promise<Loo
   };
 }
 
-/** A loopback port with nothing listening: a server is started and closed. */
-export async function closedPort(): Promise<number> {
-  const server = await startLoopbackServer((_req, res) => res.end());
-  await server.close();
-  return server.port;
+/** Loopback servers started on demand; `closeAll` closes every one (call it in afterEach). */
+export interface LoopbackPool {
+  serve(handler: LoopbackHandler): Promise<LoopbackServer>;
+  closeAll(): Promise<void>;
+}
+
+/** Creates an empty pool. */
+export function createLoopbackPool(): LoopbackPool {
+  const servers: LoopbackServer[] = [];
+  return {
+    async serve(handler) {
+      const server = await startLoopbackServer(handler);
+      servers.push(server);
+      return server;
+    },
+    async closeAll() {
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+    },
+  };
+}
+
+/** Writes `value` as an application/json response, unless the response is already gone. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
 }
