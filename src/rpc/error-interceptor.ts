@@ -6,8 +6,9 @@ import { toConnectError } from "./to-connect-error.js";
 /**
  * Maps every error a handler throws through `toConnectError`, and logs it
  * with its cause, which the caller never sees: faults (neither ServiceError
- * nor ConnectError) at error level, server-side failures (an MCP server
- * exited, timed out or answered an error) at warn, caller mistakes at debug.
+ * nor ConnectError, and not the abort of a call its caller left) at error
+ * level, server-side failures (an MCP server exited, timed out or answered
+ * an error) at warn, caller mistakes at debug.
  */
 export function createErrorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
@@ -23,7 +24,7 @@ export function createErrorInterceptor(logger: Logger): Interceptor {
         );
         const fields = { procedure, reason: error.reason, ...error.metadata, err: error.cause };
         logger[serverSide ? "warn" : "debug"](fields, error.message);
-      } else if (!(error instanceof ConnectError)) {
+      } else if (!(error instanceof ConnectError) && !req.signal.aborted) {
         logger.error({ procedure, err: error }, "internal error");
       }
       throw toConnectError(error);

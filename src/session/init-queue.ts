@@ -47,7 +47,8 @@ export function createInitQueue(): InitQueue {
       for (;;) {
         const current = pending.get(sessionId);
         if (current === undefined) break;
-        if (current.key === key) return wait(current, signal);
+        // A run stopped because its callers left is only cleaning up: wait it out.
+        if (current.key === key && !current.controller.signal.aborted) return wait(current, signal);
         await untilAborted(current.promise.then(ignore, ignore), signal, ignore);
       }
       const controller = new AbortController();

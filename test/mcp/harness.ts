@@ -20,6 +20,7 @@ export const paths = {
   builtinBin,
   stdioFixture: fileURLToPath(new URL("./fixtures/stdio-server.mjs", import.meta.url)),
   pagedFixture: fileURLToPath(new URL("./fixtures/paged-server.mjs", import.meta.url)),
+  rawFixture: fileURLToPath(new URL("./fixtures/raw-server.mjs", import.meta.url)),
 };
 
 /**

@@ -359,14 +359,31 @@ export async function initSession(
 
 const pidServerPath = fileURLToPath(new URL("./fixtures/pid-server.mjs", import.meta.url));
 
+/** Optional behaviour of fixtures/pid-server.mjs. */
+export interface PidServerOptions {
+  /** Waits this long after recording its pid before it answers the MCP handshake. */
+  readonly startDelayMs?: number;
+  /** Keeps running this long after its stdin has ended: only a signal ends it early. */
+  readonly lingerMs?: number;
+  /** Records its pid here too once the MCP handshake is done. */
+  readonly readyDir?: string;
+}
+
 /**
  * A stdio server config for fixtures/pid-server.mjs: a real child process
  * that records its pid in `pidDir` and fails to start for a token whose
- * signature starts with "FAIL".
+ * signature starts with "FAIL"; `options` make it slow to start or to end.
  */
-export function pidServer(pidDir: string): McpServerConfig {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own env template syntax.
-  return nodeServer(pidServerPath, { PID_DIR: pidDir, MCP_TOKEN: "${jwtToken}" });
+export function pidServer(pidDir: string, options: PidServerOptions = {}): McpServerConfig {
+  const env: Record<string, string> = {
+    PID_DIR: pidDir,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own env template syntax.
+    MCP_TOKEN: "${jwtToken}",
+  };
+  if (options.startDelayMs !== undefined) env.START_DELAY_MS = String(options.startDelayMs);
+  if (options.lingerMs !== undefined) env.LINGER_MS = String(options.lingerMs);
+  if (options.readyDir !== undefined) env.READY_DIR = options.readyDir;
+  return nodeServer(pidServerPath, env);
 }
 
 /** The pids recorded in `pidDir` whose process is still running. */

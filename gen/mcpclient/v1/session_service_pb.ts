@@ -276,6 +276,8 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  * - NOT_FOUND `SESSION_NOT_FOUND`: no session has this id.
  * - UNAUTHENTICATED `SESSION_CREDENTIALS_MISMATCH`: the bearer token is
  *   missing or is not the one the session was opened with.
+ * - UNAUTHENTICATED `TOKEN_EXPIRED`: the session's JWT has expired since
+ *   Init; call Init with a new one.
  *
  * @generated from service mcpclient.v1.SessionService
  */
@@ -304,7 +306,9 @@ export const SessionService: GenService<{
    * No MCP server is started before step 4 succeeds. When new credentials
    * for an existing session fail, the existing session is left untouched;
    * when they succeed, its MCP clients are replaced. Concurrent Inits of one
-   * session with the same credentials share one validation and one start.
+   * session with the same credentials share one validation and one start;
+   * when every caller of it has gone (deadline or cancel), it stops and
+   * keeps nothing.
    *
    * @generated from rpc mcpclient.v1.SessionService.Init
    */
@@ -327,7 +331,8 @@ export const SessionService: GenService<{
    * - UNAVAILABLE `MCP_SERVER_EXITED`: the MCP server's connection closed;
    *   the session is marked inactive and the next Init re-creates it.
    * - INTERNAL `MCP_ERROR`: the MCP server answered with another JSON-RPC
-   *   error; its code is in the detail's metadata `mcp_code`.
+   *   error (its code is in the detail's metadata `mcp_code`), or with a
+   *   result that is not valid MCP (no `mcp_code`).
    * The caller's deadline and cancellation are forwarded to the MCP call.
    *
    * @generated from rpc mcpclient.v1.SessionService.CallTool
