@@ -44,7 +44,15 @@ const kinds = {
 
 async function startService(name, mcpServers) {
   const file = join(tmpdir(), `mcs-bench-${name}-${process.pid}.json`);
-  writeFileSync(file, JSON.stringify({ server: { port: 0 }, log: { level: "warn" }, mcpServers }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      server: { port: 0 },
+      outbound: { profile: "development" },
+      log: { level: "warn" },
+      mcpServers,
+    }),
+  );
   const child = spawn(process.execPath, [join(root, "dist/src/cli.js"), "--config", file], {
     env: { ...process.env, MCP_CLIENT_SERVER_LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "inherit"],

@@ -1,19 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Config } from "./config/types.js";
+import { createCallerAuth } from "./auth/caller-auth.js";
+import type { Config, McpServerConfig } from "./config/types.js";
 import { createCredentialCheck } from "./credentials/credential-check.js";
+import { createInitRateCheck } from "./limits/init-limits.js";
 import type { Logger } from "./log/logger.js";
 import {
   createSessionClientStarter,
   type StartSessionClients,
 } from "./mcp/start-session-clients.js";
+import { createGuardedFetch } from "./outbound/guarded-fetch.js";
+import { createGuardedHttpClient } from "./outbound/guarded-http-client.js";
+import type { Resolver } from "./outbound/guarded-lookup.js";
 import type { OutboundClient } from "./outbound/http-client.js";
-import { createNodeHttpClient } from "./outbound/node-http-client.js";
+import { createOutboundPolicy, type OutboundPolicy } from "./outbound/outbound-policy.js";
 import { createRoutes } from "./routes.js";
+import { createAuthInterceptor } from "./rpc/auth-interceptor.js";
+import { kCallerCredentials } from "./rpc/caller-context.js";
 import { createErrorInterceptor } from "./rpc/error-interceptor.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
+import { connectionCredentials } from "./rpc/node-caller.js";
 import { SessionServiceImpl } from "./rpc/session-service.js";
 import { toConnectError } from "./rpc/to-connect-error.js";
 import { shuttingDown } from "./session/session-errors.js";
@@ -30,6 +38,8 @@ export type RequestHandler = (
 export interface AppOptions {
   /** Outbound HTTP for the credential check and the built-in server. */
   readonly http?: OutboundClient;
+  /** Resolves host names for the outbound policy (tests inject hostile DNS). */
+  readonly resolve?: Resolver;
   /** Wraps the MCP server starter, for example to observe starts. */
   readonly wrapStartClients?: (start: StartSessionClients) => StartSessionClients;
 }
@@ -50,17 +60,25 @@ export interface App {
 
 /** Wires config into the session manager, the services and the HTTP handler. */
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
-  const http = options.http ?? createNodeHttpClient();
+  const http =
+    options.http ?? createGuardedHttpClient(createOutboundPolicy(config.outbound), options.resolve);
   const checkCredentials = createCredentialCheck({ http, ...config.credentialCheck });
-  const starter = createSessionClientStarter(config.mcpServers, { config, http, logger });
+  const fetch = createGuardedFetch(mcpServersPolicy(config.mcpServers), options.resolve);
+  const starter = createSessionClientStarter(config.mcpServers, { config, http, fetch, logger });
   const sessions = createSessionManager({
     registry: createMemorySessionRegistry(),
     checkCredentials,
     startClients: options.wrapStartClients?.(starter) ?? starter,
     logger,
+    checkInitRate: createInitRateCheck(config.limits),
+    maxSessions: config.limits.maxSessions,
+  });
+  const authenticate = createCallerAuth({
+    apiKeys: config.auth.apiKeys,
+    requireClientCertificate: config.server.tls?.clientCaFile !== undefined,
   });
   const routes = createRoutes(new SessionServiceImpl(sessions, config.tools));
-  const interceptors = [createErrorInterceptor(logger)];
+  const interceptors = [createErrorInterceptor(logger), createAuthInterceptor(authenticate)];
   const shutdown = new AbortController();
   const adapter = connectNodeAdapter({
     routes,
@@ -68,8 +86,10 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     readMaxBytes: config.server.maxMessageBytes,
     maxTimeoutMs: config.server.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
+    contextValues: (req) =>
+      createContextValues().set(kCallerCredentials, connectionCredentials(req)),
   });
-  const initAlias = createInitAlias(sessions, config.server.maxMessageBytes, logger);
+  const initAlias = createInitAlias(sessions, authenticate, config.server.maxMessageBytes, logger);
   return {
     handler(req, res) {
       if (req.url?.split("?", 1)[0] === initAliasPath) {
@@ -89,4 +109,13 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await sessions.closeAll();
     },
   };
+}
+
+// The operator names the Streamable HTTP servers; those origins, and only
+// those, are reachable by the MCP transport.
+function mcpServersPolicy(servers: Readonly<Record<string, McpServerConfig>>): OutboundPolicy {
+  const origins = Object.values(servers).flatMap((s) =>
+    s.type === "http" ? [new URL(s.url).origin] : [],
+  );
+  return createOutboundPolicy({ profile: "production", allowedOrigins: origins });
 }

@@ -9,6 +9,7 @@ export type ErrorClass =
   | "not_found"
   | "deadline_exceeded"
   | "unavailable"
+  | "resource_exhausted"
   | "canceled"
   | "internal";
 
@@ -20,10 +21,17 @@ export const reasons = {
   INVALID_REQUEST_BODY: "invalid_argument",
   TOOL_INVALID_ARGUMENTS: "invalid_argument",
   INVALID_API_URL: "unauthenticated",
+  API_URL_NOT_ALLOWED: "unauthenticated",
   INVALID_JWT_FORMAT: "unauthenticated",
   TOKEN_EXPIRED: "unauthenticated",
   CREDENTIALS_REJECTED: "unauthenticated",
   SESSION_CREDENTIALS_MISMATCH: "unauthenticated",
+  API_KEY_REQUIRED: "unauthenticated",
+  API_KEY_INVALID: "unauthenticated",
+  CLIENT_CERTIFICATE_REQUIRED: "unauthenticated",
+  INIT_RATE_LIMITED: "resource_exhausted",
+  SESSION_LIMIT_REACHED: "resource_exhausted",
+  TOO_MANY_IN_FLIGHT_CALLS: "resource_exhausted",
   SESSION_NOT_FOUND: "not_found",
   TOOL_NOT_FOUND: "not_found",
   MCP_TIMEOUT: "deadline_exceeded",

@@ -34,6 +34,8 @@ export function failureReason(error: unknown): string {
         return "API unreachable";
       case "aborted":
         return "request canceled";
+      case "blocked":
+        return "URL not allowed by the outbound policy";
     }
   }
   return "request failed";

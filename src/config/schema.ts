@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseOriginPattern } from "../outbound/outbound-policy.js";
 import { templateProblems } from "./template.js";
 import type { Config } from "./types.js";
 
@@ -62,6 +63,38 @@ const httpUrl = required().superRefine((value, ctx) => {
     ctx.addIssue({ code: "custom", message: "is not templated; put credentials in headers" });
   } else if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
     ctx.addIssue({ code: "custom", message: "must be an absolute http:// or https:// URL" });
+  }
+});
+
+const apiKeyEntry = z.strictObject({
+  name: required().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ . -"),
+  sha256: required().regex(
+    /^[0-9a-f]{64}$/,
+    "must be the key's SHA-256 as 64 lower-case hex digits (printf %s KEY | sha256sum)",
+  ),
+});
+
+function rate(burst: number, perSecond: number) {
+  return z
+    .strictObject({
+      burst: positiveInt(burst, 1_000_000, "requests"),
+      perSecond: z
+        .number({ error: "must be a number of requests per second above 0" })
+        .positive("must be a number of requests per second above 0")
+        .max(1_000_000, "must be at most 1000000")
+        .default(perSecond),
+    })
+    .prefault({});
+}
+
+const originPattern = required().superRefine((value, ctx) => {
+  try {
+    parseOriginPattern(value);
+  } catch {
+    ctx.addIssue({
+      code: "custom",
+      message: "must be an origin such as https://api.example.com or https://*.example.com:8443",
+    });
   }
 });
 
@@ -142,10 +175,45 @@ export const configSchema = z.strictObject({
       .strictObject({
         host: hostSchema.default("127.0.0.1"),
         port: portSchema.default(8080),
-        tls: z.strictObject({ certFile: tlsFile, keyFile: tlsFile }).optional(),
+        tls: z
+          .strictObject({
+            certFile: tlsFile,
+            keyFile: tlsFile,
+            clientCaFile: required().min(1, "must not be empty").optional(),
+          })
+          .optional(),
         maxMessageBytes: byteSize(4 * mib),
         maxTimeoutMs: durationMs(300_000),
         shutdownGraceMs: durationMs(10_000),
+      })
+      .prefault({}),
+  ),
+  auth: section(
+    z
+      .strictObject({
+        apiKeys: z.array(apiKeyEntry).default(() => []),
+      })
+      .prefault({}),
+  ),
+  limits: section(
+    z
+      .strictObject({
+        maxSessions: positiveInt(10_000, 1_000_000, "sessions"),
+        maxInFlightCallsPerSession: positiveInt(16, 10_000, "calls"),
+        initPerCaller: rate(60, 10),
+        initPerSession: rate(10, 1),
+      })
+      .prefault({}),
+  ),
+  outbound: section(
+    z
+      .strictObject({
+        profile: z
+          .enum(["production", "development"], {
+            error: 'must be "production" or "development"',
+          })
+          .default("production"),
+        allowedOrigins: z.array(originPattern).default(() => []),
       })
       .prefault({}),
   ),

@@ -38,13 +38,51 @@ export interface Config {
     /** Listen port; 0 picks a free one. Default 8080. */
     readonly port: number;
     /** PEM files; with both set the port serves TLS with ALPN h2/http1.1. */
-    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+    readonly tls?: {
+      readonly certFile: string;
+      readonly keyFile: string;
+      /** PEM CA; when set, every caller must present a client certificate it signed (mTLS). */
+      readonly clientCaFile?: string;
+    };
     /** Largest accepted request message. Default 4 MiB. */
     readonly maxMessageBytes: number;
     /** Largest RPC deadline a client may ask for. Default 300000 (5 min). */
     readonly maxTimeoutMs: number;
     /** How long in-flight calls may run after SIGTERM. Default 10000. */
     readonly shutdownGraceMs: number;
+  };
+  /** How callers of the service authenticate. Default: no API keys, no client certificates. */
+  readonly auth: {
+    /**
+     * When not empty, every RPC and `POST /init` need `x-api-key` with one of
+     * these keys; the config holds each key's SHA-256 (hex), never the key.
+     */
+    readonly apiKeys: readonly { readonly name: string; readonly sha256: string }[];
+  };
+  /** Abuse limits. */
+  readonly limits: {
+    /** Most sessions with live MCP clients. Default 10000. */
+    readonly maxSessions: number;
+    /** Most tool calls running at once in one session. Default 16. */
+    readonly maxInFlightCallsPerSession: number;
+    /** Init rate per caller (API key, certificate or address). Default burst 60, 10/s. */
+    readonly initPerCaller: { readonly burst: number; readonly perSecond: number };
+    /** Init rate per session_id. Default burst 10, 1/s. */
+    readonly initPerSession: { readonly burst: number; readonly perSecond: number };
+  };
+  /** Rules for every outbound HTTP call made for a user (credential check, built-in tools). */
+  readonly outbound: {
+    /**
+     * `production` (default): https only, public addresses only.
+     * `development`: http too, and loopback and private addresses.
+     */
+    readonly profile: "production" | "development";
+    /**
+     * When not empty, the only API origins Init accepts (`https://api.example.com`,
+     * `https://*.example.com`, `http://10.0.0.5:8080`); their addresses are
+     * not range-checked. Default empty.
+     */
+    readonly allowedOrigins: readonly string[];
   };
   readonly credentialCheck: {
     /** Total time for `POST {api_url}/settings/validate`. Default 5000. */

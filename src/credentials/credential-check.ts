@@ -5,6 +5,13 @@ import { joinUnderBase } from "../outbound/join-url.js";
 import { statusLine } from "../outbound/status-line.js";
 
 /**
+ * One message for every refusal of the outbound policy, so that Init cannot
+ * tell "not allowed" from "does not resolve" or "private address".
+ */
+export const apiUrlNotAllowedMessage =
+  "api_url is not allowed: this server may only call the API origins its operator allows.";
+
+/**
  * Asks the user's API whether `jwtToken` is accepted at `apiUrl`. Resolves
  * on a 2xx answer; see createCredentialCheck for the errors.
  */
@@ -28,7 +35,9 @@ export interface CredentialCheckOptions {
  * the URL's path) with `Authorization: Bearer <jwt>`; redirects are not
  * followed. Throws ServiceError `CREDENTIALS_REJECTED` on 401/403,
  * `UPSTREAM_ERROR` on any other non-2xx status (both with metadata
- * `http_status`), `UPSTREAM_TIMEOUT`, `UPSTREAM_UNREACHABLE`, or `CANCELED`
+ * `http_status`), `UPSTREAM_TIMEOUT`, `UPSTREAM_UNREACHABLE`,
+ * `API_URL_NOT_ALLOWED` (the outbound policy refused the URL or its
+ * addresses; no connection was made), or `CANCELED`
  * when `signal` fires; the OutboundError is the `cause`. Messages never hold
  * the token or the URL.
  */
@@ -78,5 +87,7 @@ function fromOutboundError(error: unknown, timeoutMs: number): unknown {
       );
     case "aborted":
       return new ServiceError("CANCELED", "Connection test canceled", { cause: error });
+    case "blocked":
+      return new ServiceError("API_URL_NOT_ALLOWED", apiUrlNotAllowedMessage, { cause: error });
   }
 }

@@ -3,7 +3,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { createBuiltinServer } from "../builtin/create-builtin-server.js";
 import { renderRecord } from "../config/template.js";
 import type { Config, McpServerConfig } from "../config/types.js";
@@ -22,8 +22,11 @@ export interface SessionCredentials {
 
 /** What connecting a server needs besides its own config. */
 export interface ConnectDeps {
-  readonly config: Pick<Config, "builtin" | "tools">;
+  readonly config: Pick<Config, "builtin" | "tools" | "limits">;
+  /** Outbound HTTP for the built-in server, behind the user-facing outbound policy. */
   readonly http: OutboundClient;
+  /** `fetch` for Streamable HTTP servers, limited to the configured servers' origins. */
+  readonly fetch: FetchLike;
   readonly logger: Logger;
 }
 
@@ -85,6 +88,7 @@ function createTransport(
     case "http": {
       const transport = new StreamableHTTPClientTransport(new URL(server.url), {
         requestInit: { headers: renderRecord(server.headers, vars), redirect: "error" },
+        fetch: deps.fetch,
       });
       return {
         transport,

@@ -39,9 +39,17 @@ export interface SessionClients {
   close(): Promise<void>;
 }
 
-/** Groups connected servers into one session's clients. */
-export function createSessionClients(connections: readonly ServerConnection[]): SessionClients {
+/**
+ * Groups connected servers into one session's clients. At most
+ * `maxInFlightCalls` tool calls run at once; one more is RESOURCE_EXHAUSTED
+ * `TOO_MANY_IN_FLIGHT_CALLS` at once, never queued.
+ */
+export function createSessionClients(
+  connections: readonly ServerConnection[],
+  maxInFlightCalls = Number.POSITIVE_INFINITY,
+): SessionClients {
   const prefixed = connections.length > 1;
+  let inFlight = 0;
   let index: Map<string, SessionTool> | undefined;
   let lost = false;
   const clients: SessionClients = {
@@ -72,15 +80,27 @@ export function createSessionClients(connections: readonly ServerConnection[]): 
           metadata: { tool: name.slice(0, 128) },
         });
       }
+      if (inFlight >= maxInFlightCalls) {
+        throw new ServiceError(
+          "TOO_MANY_IN_FLIGHT_CALLS",
+          `This session already runs ${maxInFlightCalls} tool calls; retry when one has finished.`,
+          { metadata: { max_in_flight_calls: String(maxInFlightCalls) } },
+        );
+      }
+      inFlight++;
       const params = { name: tool.tool.name, arguments: args };
-      return guard(connection, options.signal, () =>
-        // `request` rather than `callTool`: the SDK's client-side output
-        // validation would report a server's bad result as a -32602 of ours.
-        connection.client.request({ method: "tools/call", params }, lenientCallToolResultSchema, {
-          signal: options.signal,
-          timeout: options.timeoutMs,
-        }),
-      );
+      try {
+        return await guard(connection, options.signal, () =>
+          // `request` rather than `callTool`: the SDK's client-side output
+          // validation would report a server's bad result as a -32602 of ours.
+          connection.client.request({ method: "tools/call", params }, lenientCallToolResultSchema, {
+            signal: options.signal,
+            timeout: options.timeoutMs,
+          }),
+        );
+      } finally {
+        inFlight--;
+      }
     },
     async close() {
       await Promise.allSettled(connections.map((c) => c.close()));

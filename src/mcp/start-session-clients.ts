@@ -25,7 +25,9 @@ export function createSessionClientStarter(
     );
     const connections = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     const failedAt = results.findIndex((r) => r.status === "rejected");
-    if (failedAt === -1) return createSessionClients(connections);
+    if (failedAt === -1) {
+      return createSessionClients(connections, deps.config.limits.maxInFlightCallsPerSession);
+    }
     await Promise.allSettled(connections.map((c) => c.close()));
     const failed = results[failedAt] as PromiseRejectedResult;
     const server = entries[failedAt]?.[0] ?? "?";

@@ -22,14 +22,16 @@ export interface OutboundResponse {
 
 /**
  * Why an outbound request produced no response: `timeout` (timeoutMs
- * passed), `unreachable` (no connection: DNS, refused, reset before a
- * response), `aborted` (the caller's signal fired). The message never holds
- * the URL's query string or a header value.
+ * passed), `unreachable` (no connection: refused, reset before a response),
+ * `aborted` (the caller's signal fired), `blocked` (the outbound policy
+ * refused the URL, its name did not resolve, or it resolved to an address
+ * the policy denies; no connection was made). The message never holds the
+ * URL's query string or a header value.
  */
 export class OutboundError extends Error {
   override readonly name = "OutboundError";
   constructor(
-    readonly kind: "timeout" | "unreachable" | "aborted",
+    readonly kind: "timeout" | "unreachable" | "aborted" | "blocked",
     message: string,
     options?: { cause?: unknown },
   ) {

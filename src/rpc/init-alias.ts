@@ -3,9 +3,11 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { InitRequestSchema } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { apiKeyHeader, type Caller, type CallerCredentials } from "../auth/caller-auth.js";
 import { ServiceError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionManager } from "../session/session-manager.js";
+import { connectionCredentials } from "./node-caller.js";
 import { toConnectError } from "./to-connect-error.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -20,9 +22,15 @@ export const initAliasPath = "/init";
  * `session_id` and `apiUrl` spellings work), runs the same Init, and answers
  * in the original shapes: `{"status":"ok"}` with 200, or
  * `{"status":"error","error":"...","error_type":"<REASON>"}` with the status
- * the Connect protocol gives the error's code (400, 401, 500, ...).
+ * the Connect protocol gives the error's code (400, 401, 429, 500, ...).
+ * Callers authenticate as for the RPCs (API key, client certificate).
  */
-export function createInitAlias(sessions: SessionManager, maxBodyBytes: number, logger: Logger) {
+export function createInitAlias(
+  sessions: SessionManager,
+  authenticate: (credentials: CallerCredentials) => Caller,
+  maxBodyBytes: number,
+  logger: Logger,
+) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
@@ -35,10 +43,16 @@ export function createInitAlias(sessions: SessionManager, maxBodyBytes: number, 
     const abort = new AbortController();
     res.on("close", () => abort.abort(new ServiceError("CANCELED", "The client went away.")));
     try {
+      const apiKey = req.headers[apiKeyHeader];
+      const caller = authenticate({
+        ...connectionCredentials(req),
+        apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey,
+      });
       const input = parseInitRequest(await readJson(req, maxBodyBytes));
       await sessions.init(
         { sessionId: input.sessionId, apiUrl: input.apiUrl, jwtToken: input.jwtToken },
         abort.signal,
+        caller.id,
       );
       send(res, 200, { status: "ok" });
     } catch (error) {

@@ -19,6 +19,7 @@ import { resolveToolTimeout, type ToolTimeoutLimits } from "../mcp/tool-timeout.
 import { checkRequired } from "../session/init-request.js";
 import type { SessionManager } from "../session/session-manager.js";
 import { bearerToken } from "./bearer-token.js";
+import { kCaller } from "./caller-context.js";
 import { toCallToolResponse, toProtoTool } from "./convert-tool.js";
 
 /**
@@ -33,7 +34,7 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
 
   async init(req: InitRequest, ctx: HandlerContext): Promise<InitResponse> {
     const input = { sessionId: req.sessionId, apiUrl: req.apiUrl, jwtToken: req.jwtToken };
-    const { reused } = await this.sessions.init(input, ctx.signal);
+    const { reused } = await this.sessions.init(input, ctx.signal, ctx.values.get(kCaller).id);
     return create(InitResponseSchema, { status: "ok", reused });
   }
 

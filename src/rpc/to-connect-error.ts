@@ -8,6 +8,7 @@ const codes: Record<ErrorClass, Code> = {
   not_found: Code.NotFound,
   deadline_exceeded: Code.DeadlineExceeded,
   unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
   canceled: Code.Canceled,
   internal: Code.Internal,
 };

@@ -49,6 +49,15 @@ export async function startServer(
         allowHTTP1: true,
         cert: readFileSync(config.tls.certFile),
         key: readFileSync(config.tls.keyFile),
+        // Unverified clients still connect, so that they get an RPC error
+        // (CLIENT_CERTIFICATE_REQUIRED) instead of a bare handshake failure.
+        ...(config.tls.clientCaFile === undefined
+          ? {}
+          : {
+              ca: readFileSync(config.tls.clientCaFile),
+              requestCert: true,
+              rejectUnauthorized: false,
+            }),
       },
       drain.handler,
     );

@@ -25,6 +25,10 @@ export interface SessionManagerDeps {
   readonly startClients: StartSessionClients;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Throws `INIT_RATE_LIMITED` when a caller or a session_id calls Init too often. */
+  readonly checkInitRate?: (callerId: string, sessionId: string) => void;
+  /** Most sessions with live MCP clients; Init of a new one past it is `SESSION_LIMIT_REACHED`. */
+  readonly maxSessions?: number;
 }
 
 /** Opens, finds, authorizes and closes sessions. Owns every session's MCP clients. */
@@ -34,9 +38,10 @@ export interface SessionManager {
    * `reused: true` when an active, unexpired session with the same
    * credentials existed. Rejects with a ServiceError, or the abort reason of
    * `signal`. When every caller of a shared Init has gone, the Init stops and
-   * leaves nothing behind.
+   * leaves nothing behind. `callerId` (default `anonymous`) keys the caller's
+   * Init rate.
    */
-  init(input: InitInput, signal: AbortSignal): Promise<{ reused: boolean }>;
+  init(input: InitInput, signal: AbortSignal, callerId?: string): Promise<{ reused: boolean }>;
   /**
    * The clients of a session whose token equals `bearer` (constant time).
    * `SESSION_CREDENTIALS_MISMATCH`, `SESSION_NOT_FOUND`, `TOKEN_EXPIRED`,
@@ -68,7 +73,10 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const live = new Map<string, LiveSession>();
   const queue = createInitQueue();
   const lifetime = new AbortController();
+  const maxSessions = deps.maxSessions ?? Number.POSITIVE_INFINITY;
   let draining = false;
+  // Inits under way for session ids without live clients: they count against maxSessions.
+  let creatingNew = 0;
 
   const expired = (record: SessionRecord) =>
     record.expiresAtMs !== undefined && record.expiresAtMs <= now();
@@ -77,7 +85,31 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const log = logger.child({ session_id: input.sessionId });
     const apiUrl = parseApiUrl(input.apiUrl);
     const { expiresAtMs } = checkJwtFormat(input.jwtToken, now());
+    const isNew = !live.has(input.sessionId);
+    if (isNew && live.size + creatingNew >= maxSessions) {
+      throw new ServiceError(
+        "SESSION_LIMIT_REACHED",
+        "This server holds as many sessions as it may; retry later or on another instance.",
+        { metadata: { max_sessions: String(maxSessions) } },
+      );
+    }
     log.info("validating credentials");
+    if (isNew) creatingNew++;
+    try {
+      return await createValidated(input, credentialDigest, runSignal, apiUrl, expiresAtMs);
+    } finally {
+      if (isNew) creatingNew--;
+    }
+  }
+
+  async function createValidated(
+    input: InitInput,
+    credentialDigest: string,
+    runSignal: AbortSignal,
+    apiUrl: URL,
+    expiresAtMs: number | undefined,
+  ) {
+    const log = logger.child({ session_id: input.sessionId });
     return withLinkedSignal([lifetime.signal, runSignal], async (signal) => {
       await deps.checkCredentials(apiUrl, input.jwtToken, signal);
       log.info("credentials validated");
@@ -153,11 +185,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     get size() {
       return live.size;
     },
-    async init(input, signal) {
+    async init(input, signal, callerId = "anonymous") {
       checkInitInput(input);
       if (draining) throw shuttingDown();
       const credentialDigest = digest(input.apiUrl, input.jwtToken);
       try {
+        deps.checkInitRate?.(callerId, input.sessionId);
         return await queue.run(input.sessionId, credentialDigest, signal, async (runSignal) => {
           return (
             reuse(input, credentialDigest) ?? (await create(input, credentialDigest, runSignal))

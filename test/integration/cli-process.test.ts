@@ -170,6 +170,7 @@ describe("the CLI binary", () => {
     const config = writeConfig("good.json", {
       server: { host: "127.0.0.1", shutdownGraceMs: 5_000 },
       credentialCheck: { timeoutMs: 2_000 },
+      outbound: { profile: "development" },
       log: { level: "info" },
       mcpServers: {
         everything: { type: "stdio", command: process.execPath, args: [everything, "stdio"] },

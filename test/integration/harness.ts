@@ -13,6 +13,7 @@ import { type RunningServer, startServer } from "../../src/server/server.js";
 import { hs256Header, jwtFrom } from "../support/jwt.js";
 import { closedPort } from "../support/loopback-port.js";
 import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
+import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
 
 /** The Connect/gRPC path prefix of the service. */
 export const servicePath = "/mcpclient.v1.SessionService";
@@ -123,6 +124,9 @@ export function makeConfig(input: ConfigInput = {}): Config {
   return configSchema.parse({
     server: { host: "127.0.0.1", port: 0, shutdownGraceMs: 3_000, ...input.server },
     credentialCheck: { timeoutMs: credentialTimeoutMs, ...input.credentialCheck },
+    // The upstream listens on loopback, which only the development profile reaches.
+    outbound: { profile: "development" },
+    limits: unlimitedInitRates,
     tools: input.tools ?? {},
     log: { level: "silent" },
     mcpServers: input.mcpServers ?? { builtin: { type: "builtin" } },

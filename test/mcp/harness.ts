@@ -12,6 +12,7 @@ import { hs256Header, jwtFrom } from "../support/jwt.js";
 import { captureLogs } from "../support/log-capture.js";
 import { type ReceivedRequest, sendJson, startLoopbackServer } from "../support/loopback-server.js";
 import { builtinBin, everythingServer, repoPath } from "../support/repo-paths.js";
+import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
 
 /** Absolute paths of the MCP servers the suites start. */
 export const paths = {
@@ -81,6 +82,9 @@ export async function startService(
   const config: Config = {
     ...defaults,
     tools: { ...defaults.tools, startTimeoutMs: 15_000, ...tools },
+    // The upstream listens on loopback, which only the development profile reaches.
+    outbound: { ...defaults.outbound, profile: "development" },
+    limits: { ...defaults.limits, ...unlimitedInitRates },
     ...(mcpServers === undefined ? {} : { mcpServers }),
   };
   const log = captureLogs("info");

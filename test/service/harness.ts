@@ -19,6 +19,7 @@ import { captureLogs } from "../support/log-capture.js";
 import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { processGone } from "../support/process-gone.js";
+import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
 
 /** The SessionService client every test uses. */
 export type SessionClient = Client<typeof SessionService>;
@@ -193,13 +194,18 @@ export interface TestApp {
 
 /**
  * The defaults of `loadConfig()` (one built-in MCP server) with a 300 ms
- * credential check timeout, then `overrides`.
+ * credential check timeout and the development outbound profile, then
+ * `overrides`.
  */
 export async function testConfig(overrides: Partial<Config> = {}): Promise<Config> {
   const defaults = await loadConfig({ env: {} });
   return {
     ...defaults,
     credentialCheck: { ...defaults.credentialCheck, timeoutMs: 300 },
+    // The upstream listens on loopback, which only the development profile reaches.
+    outbound: { ...defaults.outbound, profile: "development" },
+    // Suites run many Inits on one session_id; the limits have their own tests.
+    limits: { ...defaults.limits, ...unlimitedInitRates },
     ...overrides,
   };
 }
