@@ -6,6 +6,7 @@ import { createCallerAuth } from "./auth/caller-auth.js";
 import type { Config, McpServerConfig } from "./config/types.js";
 import { createCredentialCheck } from "./credentials/credential-check.js";
 import { createInitRateCheck } from "./limits/init-limits.js";
+import { createAuditLog } from "./log/audit.js";
 import type { Logger } from "./log/logger.js";
 import {
   createSessionClientStarter,
@@ -72,6 +73,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     logger,
     checkInitRate: createInitRateCheck(config.limits),
     maxSessions: config.limits.maxSessions,
+    audit: createAuditLog(logger, config.audit),
   });
   const authenticate = createCallerAuth({
     apiKeys: config.auth.apiKeys,

@@ -228,6 +228,13 @@ export const configSchema = z.strictObject({
       .strictObject({ requestTimeoutMs: durationMs(30_000), maxResponseBytes: byteSize(mib) })
       .prefault({}),
   ),
+  audit: section(
+    z
+      .strictObject({
+        logToolArguments: z.boolean({ error: "must be true or false" }).default(false),
+      })
+      .prefault({}),
+  ),
   log: section(z.strictObject({ level: logLevelSchema.default("info") }).prefault({})),
   mcpServers: section(
     z

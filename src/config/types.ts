@@ -104,6 +104,11 @@ export interface Config {
     /** Largest response body `api_request` returns. Default 1 MiB. */
     readonly maxResponseBytes: number;
   };
+  /** Audit events (structured log lines, `audit: true`). */
+  readonly audit: {
+    /** Whether tool_called events carry the tool's arguments (redacted). Default false. */
+    readonly logToolArguments: boolean;
+  };
   readonly log: {
     /** pino level. Default `info`. */
     readonly level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";

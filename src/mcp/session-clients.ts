@@ -6,6 +6,16 @@ import type { ServerConnection } from "./server-connection.js";
 import { listServerTools, type SessionTool } from "./tool-index.js";
 import { isTransportFailure } from "./transport-failure.js";
 
+/** What a finished tool call reports, for audit. */
+export interface ToolCallRecord {
+  readonly server: string;
+  readonly tool: string;
+  readonly durationMs: number;
+  /** `ok`, `is_error`, or the reason of the error the call ended with. */
+  readonly outcome: string;
+  readonly args: Record<string, unknown>;
+}
+
 /** Per-request limits for an MCP request. */
 export interface McpCallOptions {
   readonly signal: AbortSignal;
@@ -22,6 +32,8 @@ export interface SessionClients {
   readonly lost: boolean;
   /** Called once, when the first server goes away. */
   onLost: ((server: string) => void) | undefined;
+  /** Called after every tool call that reached a server, with its outcome. */
+  onToolCall: ((call: ToolCallRecord) => void) | undefined;
   /** Every tool of every server; rejects with ServiceError or the caller's abort reason. */
   listTools(options: McpCallOptions): Promise<SessionTool[]>;
   /**
@@ -58,6 +70,7 @@ export function createSessionClients(
       return lost;
     },
     onLost: undefined,
+    onToolCall: undefined,
     async listTools(options) {
       const perServer = await Promise.all(
         connections.map((c) =>
@@ -89,8 +102,10 @@ export function createSessionClients(
       }
       inFlight++;
       const params = { name: tool.tool.name, arguments: args };
+      const started = performance.now();
+      let outcome = "CANCELED";
       try {
-        return await guard(connection, options.signal, () =>
+        const result = await guard(connection, options.signal, () =>
           // `request` rather than `callTool`: the SDK's client-side output
           // validation would report a server's bad result as a -32602 of ours.
           connection.client.request({ method: "tools/call", params }, lenientCallToolResultSchema, {
@@ -98,8 +113,15 @@ export function createSessionClients(
             timeout: options.timeoutMs,
           }),
         );
+        outcome = result.isError === true ? "is_error" : "ok";
+        return result;
+      } catch (error) {
+        if (error instanceof ServiceError) outcome = error.reason;
+        throw error;
       } finally {
         inFlight--;
+        const durationMs = Math.round(performance.now() - started);
+        clients.onToolCall?.({ server: connection.name, tool: name, durationMs, outcome, args });
       }
     },
     async close() {

@@ -2,6 +2,7 @@ import { parseApiUrl } from "../credentials/api-url.js";
 import type { CredentialCheck } from "../credentials/credential-check.js";
 import { checkJwtFormat } from "../credentials/jwt-format.js";
 import { ServiceError } from "../errors.js";
+import type { AuditLog } from "../log/audit.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionClients } from "../mcp/session-clients.js";
 import type { StartSessionClients } from "../mcp/start-session-clients.js";
@@ -29,6 +30,8 @@ export interface SessionManagerDeps {
   readonly checkInitRate?: (callerId: string, sessionId: string) => void;
   /** Most sessions with live MCP clients; Init of a new one past it is `SESSION_LIMIT_REACHED`. */
   readonly maxSessions?: number;
+  /** Receives the audit events: Inits, replacements, closes, lost servers, tool calls. */
+  readonly audit?: AuditLog;
 }
 
 /** Opens, finds, authorizes and closes sessions. Owns every session's MCP clients. */
@@ -69,6 +72,7 @@ interface LiveSession {
 /** Creates the session manager. Live clients stay in this process; records go to the registry. */
 export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const { registry, logger } = deps;
+  const audit: AuditLog = deps.audit ?? (() => {});
   const now = deps.now ?? Date.now;
   const live = new Map<string, LiveSession>();
   const queue = createInitQueue();
@@ -138,9 +142,20 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       const session: LiveSession = { record, clients };
       live.set(input.sessionId, session);
       clients.onLost = (server) => markLost(session, server);
+      clients.onToolCall = (call) =>
+        audit({
+          event: "tool_called",
+          session_id: input.sessionId,
+          server: call.server,
+          tool: call.tool,
+          duration_ms: call.durationMs,
+          outcome: call.outcome,
+          arguments: call.args,
+        });
       log.info({ servers: clients.servers }, "MCP manager started");
       if (previous) {
         log.info("session replaced: previous MCP clients closed");
+        audit({ event: "session_replaced", session_id: input.sessionId });
         await previous.clients.close();
       }
       return { reused: false };
@@ -161,6 +176,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const { sessionId } = session.record;
     session.record = { ...session.record, state: "inactive" };
     logger.warn({ session_id: sessionId, server }, "MCP server exited: session marked inactive");
+    audit({ event: "session_lost", session_id: sessionId, server });
     const current = live.get(sessionId) === session;
     Promise.all([
       session.clients.close(),
@@ -170,14 +186,18 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     );
   }
 
-  async function forget(session: LiveSession, why: string): Promise<void> {
+  async function forget(session: LiveSession, why: "closed" | "shutdown"): Promise<void> {
     const { sessionId } = session.record;
     if (live.get(sessionId) === session) live.delete(sessionId);
     try {
       await registry.delete(sessionId);
     } finally {
       await session.clients.close();
-      logger.info({ session_id: sessionId }, why);
+      logger.info(
+        { session_id: sessionId },
+        why === "closed" ? "session closed" : "session closed: server shutting down",
+      );
+      audit({ event: "session_closed", session_id: sessionId, why });
     }
   }
 
@@ -191,17 +211,31 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       const credentialDigest = digest(input.apiUrl, input.jwtToken);
       try {
         deps.checkInitRate?.(callerId, input.sessionId);
-        return await queue.run(input.sessionId, credentialDigest, signal, async (runSignal) => {
-          return (
-            reuse(input, credentialDigest) ?? (await create(input, credentialDigest, runSignal))
-          );
+        const outcome = await queue.run(
+          input.sessionId,
+          credentialDigest,
+          signal,
+          async (runSignal) => {
+            return (
+              reuse(input, credentialDigest) ?? (await create(input, credentialDigest, runSignal))
+            );
+          },
+        );
+        audit({
+          event: "init_accepted",
+          session_id: input.sessionId,
+          caller: callerId,
+          ...outcome,
         });
+        return outcome;
       } catch (error) {
         const failure =
           error instanceof ServiceError
             ? { reason: error.reason, error: error.message, err: error.cause }
             : { reason: signal.aborted ? "CANCELED" : "INTERNAL", err: error };
         logger.warn({ session_id: input.sessionId, ...failure }, "init failed");
+        const { reason } = failure;
+        audit({ event: "init_rejected", session_id: input.sessionId, caller: callerId, reason });
         throw error;
       }
     },
@@ -225,7 +259,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       if (bearer === undefined || !digestsEqual(session.record.tokenDigest, digest(bearer))) {
         throw credentialsMismatch();
       }
-      await forget(session, "session closed");
+      await forget(session, "closed");
       return true;
     },
     drain() {
@@ -236,9 +270,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       lifetime.abort(shuttingDown());
       await queue.settled();
       const sessions = [...live.values()];
-      await Promise.allSettled(
-        sessions.map((s) => forget(s, "session closed: server shutting down")),
-      );
+      await Promise.allSettled(sessions.map((s) => forget(s, "shutdown")));
     },
   };
 }

@@ -50,6 +50,7 @@ const defaults: Config = {
   credentialCheck: { timeoutMs: 5_000, maxResponseBytes: 65_536 },
   tools: { defaultTimeoutMs: 60_000, maxTimeoutMs: 300_000, startTimeoutMs: 30_000 },
   builtin: { requestTimeoutMs: 30_000, maxResponseBytes: 1024 * 1024 },
+  audit: { logToolArguments: false },
   log: { level: "info" },
   mcpServers: { builtin: { type: "builtin" } },
 };

@@ -1,0 +1,159 @@
+import { createHash, randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  type CallerAuthConfig,
+  type CallerCredentials,
+  createCallerAuth,
+} from "../../src/auth/caller-auth.js";
+import { ServiceError } from "../../src/errors.js";
+
+const sha256hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** A distinctive key: any copy of it in an error is a leak. */
+const backendKey = `KEYCANARY-backend-${randomUUID()}`;
+const batchKey = `KEYCANARY-batch-${randomUUID()}`;
+
+const apiKeys = [
+  { name: "backend", sha256: sha256hex(backendKey) },
+  { name: "batch", sha256: sha256hex(batchKey) },
+];
+
+const none: CallerAuthConfig = { apiKeys: [], requireClientCertificate: false };
+const keysOnly: CallerAuthConfig = { apiKeys, requireClientCertificate: false };
+const certOnly: CallerAuthConfig = { apiKeys: [], requireClientCertificate: true };
+const both: CallerAuthConfig = { apiKeys, requireClientCertificate: true };
+
+/**
+ * Runs the check and returns the ServiceError it threw, with everything about
+ * it a caller or a log could see; fails when the check passes or throws
+ * anything else.
+ */
+function rejection(config: CallerAuthConfig, credentials: CallerCredentials) {
+  let thrown: unknown;
+  try {
+    const caller = createCallerAuth(config)(credentials);
+    thrown = new Error(`expected a rejection, got caller ${caller.id}`);
+  } catch (error) {
+    thrown = error;
+  }
+  if (!(thrown instanceof ServiceError)) throw thrown;
+  return {
+    reason: thrown.reason,
+    errorClass: thrown.errorClass,
+    visible: [thrown.message, JSON.stringify(thrown.metadata), String(thrown.cause ?? "")].join(
+      "\n",
+    ),
+  };
+}
+
+describe("createCallerAuth without API keys or client certificates", () => {
+  it("identifies the caller by its remote address", () => {
+    const auth = createCallerAuth(none);
+    expect(auth({ remoteAddress: "10.1.2.3" })).toEqual({ id: "addr:10.1.2.3" });
+    expect(auth({ remoteAddress: "::1" })).toEqual({ id: "addr:::1" });
+  });
+
+  it("names an unknown address `addr:unknown`", () => {
+    expect(createCallerAuth(none)({})).toEqual({ id: "addr:unknown" });
+  });
+
+  it("ignores an API key or a subject nobody asked for", () => {
+    const auth = createCallerAuth(none);
+    expect(
+      auth({ apiKey: backendKey, certificateSubject: "someone", remoteAddress: "10.0.0.9" }),
+    ).toEqual({ id: "addr:10.0.0.9" });
+  });
+});
+
+describe("createCallerAuth with API keys", () => {
+  it.each([
+    ["no key", undefined],
+    ["an empty key", ""],
+  ])("refuses %s with UNAUTHENTICATED API_KEY_REQUIRED", (_label, apiKey) => {
+    expect(rejection(keysOnly, { apiKey, remoteAddress: "10.0.0.1" })).toMatchObject({
+      reason: "API_KEY_REQUIRED",
+      errorClass: "unauthenticated",
+    });
+  });
+
+  it.each([
+    ["an unknown key", `KEYCANARY-wrong-${randomUUID()}`],
+    ["a key with one more character", `${backendKey}x`],
+    ["a key one character short", backendKey.slice(0, -1)],
+    ["the key in upper case", backendKey.toUpperCase()],
+    ["the key's hash instead of the key", sha256hex(backendKey)],
+    ["the key's name", "backend"],
+  ])("refuses %s with UNAUTHENTICATED API_KEY_INVALID, never echoing it", (_label, apiKey) => {
+    const failure = rejection(keysOnly, { apiKey });
+    expect(failure).toMatchObject({ reason: "API_KEY_INVALID", errorClass: "unauthenticated" });
+    expect(failure.visible).not.toContain(apiKey);
+    expect(failure.visible).not.toContain(backendKey);
+    expect(failure.visible).not.toContain(sha256hex(backendKey));
+  });
+
+  it("accepts the first key as `key:<name>`", () => {
+    expect(createCallerAuth(keysOnly)({ apiKey: backendKey, remoteAddress: "10.0.0.1" })).toEqual({
+      id: "key:backend",
+    });
+  });
+
+  it("accepts the second key as its own name", () => {
+    expect(createCallerAuth(keysOnly)({ apiKey: batchKey })).toEqual({ id: "key:batch" });
+  });
+
+  it("checks the key on every call (a good key does not open the door for the next)", () => {
+    const auth = createCallerAuth(keysOnly);
+    expect(auth({ apiKey: backendKey }).id).toBe("key:backend");
+    expect(() => auth({})).toThrow(ServiceError);
+    expect(() => auth({ apiKey: "nope" })).toThrow(ServiceError);
+    expect(auth({ apiKey: batchKey }).id).toBe("key:batch");
+  });
+});
+
+describe("createCallerAuth with client certificates required", () => {
+  it("refuses a caller without a verified certificate with CLIENT_CERTIFICATE_REQUIRED", () => {
+    expect(rejection(certOnly, { remoteAddress: "10.0.0.1" })).toMatchObject({
+      reason: "CLIENT_CERTIFICATE_REQUIRED",
+      errorClass: "unauthenticated",
+    });
+  });
+
+  it("does not take an API key instead of a certificate", () => {
+    expect(rejection(certOnly, { apiKey: backendKey })).toMatchObject({
+      reason: "CLIENT_CERTIFICATE_REQUIRED",
+    });
+  });
+
+  it("identifies the caller by the certificate subject as `cert:<subject>`", () => {
+    expect(
+      createCallerAuth(certOnly)({ certificateSubject: "backend-client", remoteAddress: "10.0.0.1" }),
+    ).toEqual({ id: "cert:backend-client" });
+  });
+});
+
+describe("createCallerAuth with API keys and client certificates", () => {
+  it("needs the certificate even with a good key", () => {
+    const failure = rejection(both, { apiKey: backendKey });
+    expect(failure.reason).toBe("CLIENT_CERTIFICATE_REQUIRED");
+    expect(failure.visible).not.toContain(backendKey);
+  });
+
+  it("needs a key even with a certificate", () => {
+    expect(rejection(both, { certificateSubject: "backend-client" }).reason).toBe(
+      "API_KEY_REQUIRED",
+    );
+  });
+
+  it("needs a good key even with a certificate", () => {
+    const wrong = `KEYCANARY-wrong-${randomUUID()}`;
+    const failure = rejection(both, { certificateSubject: "backend-client", apiKey: wrong });
+    expect(failure.reason).toBe("API_KEY_INVALID");
+    expect(failure.visible).not.toContain(wrong);
+  });
+
+  it("accepts both, naming the caller by its key", () => {
+    expect(
+      createCallerAuth(both)({ certificateSubject: "backend-client", apiKey: batchKey }),
+    ).toEqual({ id: "key:batch" });
+  });
+});

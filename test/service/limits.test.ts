@@ -1,0 +1,355 @@
+import { createHash, randomUUID } from "node:crypto";
+import {
+  Code,
+  createClient,
+  createRouterTransport,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import type { App } from "../../src/app.js";
+import type { Config } from "../../src/config/types.js";
+import { kCaller } from "../../src/rpc/caller-context.js";
+import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
+import { bearer } from "../support/bearer.js";
+import { nodeServer } from "../support/node-server-config.js";
+import { toRpcFailure } from "../support/rpc-failure.js";
+import { waitFor } from "../support/wait.js";
+import {
+  appWithUpstream,
+  createHarness,
+  expectRpcError,
+  type Harness,
+  initSession,
+  type SessionClient,
+  testConfig,
+} from "./harness.js";
+
+let h: Harness;
+let events: EventLog | undefined;
+beforeEach(() => {
+  h = createHarness();
+});
+afterEach(async () => {
+  await h.cleanup();
+  events?.remove();
+  events = undefined;
+});
+
+/** A bucket that never refills within a test: `burst` Inits, then refusals. */
+const noRefill = (burst: number) => ({ burst, perSecond: 0.001 });
+
+/** testConfig (rates nobody reaches) with `limits` set over it, and `overrides`. */
+async function limitedConfig(
+  limits: Partial<Config["limits"]>,
+  overrides: Partial<Config> = {},
+): Promise<Config> {
+  const base = await testConfig(overrides);
+  return { ...base, limits: { ...base.limits, ...limits } };
+}
+
+/** An in-memory client of `app` whose router also runs `inner` after the app's interceptors. */
+function clientWith(app: App, inner: Interceptor[], outer: Interceptor[] = []): SessionClient {
+  const transport = createRouterTransport(app.routes, {
+    router: { interceptors: [...app.interceptors, ...inner] },
+    transport: { interceptors: outer },
+  });
+  return createClient(SessionService, transport);
+}
+
+/** A router interceptor that records the caller id the auth interceptor settled on. */
+function callerProbe(ids: string[]): Interceptor {
+  return (next) => async (req) => {
+    ids.push(req.contextValues.get(kCaller).id);
+    return next(req);
+  };
+}
+
+/** A client interceptor that sends `key` as `x-api-key`. */
+const withApiKey =
+  (key: string): Interceptor =>
+  (next) =>
+  async (req) => {
+    req.header.set("x-api-key", key);
+    return next(req);
+  };
+
+const toolNames = (res: { tools: { name: string }[] }) => res.tools.map((t) => t.name).sort();
+
+describe("limits.initPerSession", () => {
+  it("refuses a session_id's third Init with INIT_RATE_LIMITED scope=session, before any check or start", async () => {
+    const config = await limitedConfig({ initPerSession: noRefill(2) });
+    const { client, upstream, starts, app } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    const request = { sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: token };
+    expect((await client.init(request)).reused).toBe(false);
+    expect((await client.init(request)).reused).toBe(true);
+    const before = { checks: upstream.validations().length, calls: starts.calls };
+
+    // With a new token this Init would replace the session; refused, it changes nothing.
+    const { info } = await expectRpcError(
+      client.init({ ...request, jwtToken: h.jwt() }),
+      Code.ResourceExhausted,
+      "INIT_RATE_LIMITED",
+    );
+    expect(info.metadata.scope).toBe("session");
+    const retry = Number(info.metadata.retry_after_ms);
+    expect(Number.isInteger(retry)).toBe(true);
+    expect(retry).toBeGreaterThan(0);
+    // The same credentials (which would be a reuse) are refused too.
+    await expectRpcError(client.init(request), Code.ResourceExhausted, "INIT_RATE_LIMITED");
+
+    expect({ checks: upstream.validations().length, calls: starts.calls }).toEqual(before);
+    expect(starts.closed).toBe(0);
+    expect(app.sessions.size).toBe(1);
+    // s1 still runs with its first token.
+    expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(token)))).toEqual([
+      "api_request",
+      "validate_settings",
+    ]);
+    // Another session_id has its own bucket.
+    await initSession(client, upstream, "s2", h.jwt());
+    expect(app.sessions.size).toBe(2);
+  });
+});
+
+describe("limits.initPerCaller", () => {
+  it("counts every in-memory client as one caller, addr:unknown, and refuses it with scope=caller", async () => {
+    const config = await limitedConfig({ initPerCaller: noRefill(2) });
+    const { app, upstream, starts } = await appWithUpstream(h, config);
+    const ids: string[] = [];
+    const one = clientWith(app, [callerProbe(ids)]);
+    const other = clientWith(app, [callerProbe(ids)]);
+    await initSession(one, upstream, "s1", h.jwt());
+    await initSession(other, upstream, "s2", h.jwt());
+    const before = { checks: upstream.validations().length, calls: starts.calls };
+
+    for (const client of [one, other]) {
+      const { info } = await expectRpcError(
+        client.init({ sessionId: "s3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+        Code.ResourceExhausted,
+        "INIT_RATE_LIMITED",
+      );
+      expect(info.metadata.scope).toBe("caller");
+      expect(Number(info.metadata.retry_after_ms)).toBeGreaterThan(0);
+    }
+    expect({ checks: upstream.validations().length, calls: starts.calls }).toEqual(before);
+    expect(app.sessions.size).toBe(2);
+    // The in-memory transport has no connection: every caller is the same unknown address.
+    expect(new Set(ids)).toEqual(new Set(["addr:unknown"]));
+  });
+
+  it("keeps one bucket per API key", async () => {
+    const keyA = `KEYCANARY-a-${randomUUID()}`;
+    const keyB = `KEYCANARY-b-${randomUUID()}`;
+    const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
+    const config = await limitedConfig(
+      { initPerCaller: noRefill(2) },
+      {
+        auth: {
+          apiKeys: [
+            { name: "alpha", sha256: sha256(keyA) },
+            { name: "beta", sha256: sha256(keyB) },
+          ],
+        },
+      },
+    );
+    const { app, upstream } = await appWithUpstream(h, config);
+    const ids: string[] = [];
+    const alpha = clientWith(app, [callerProbe(ids)], [withApiKey(keyA)]);
+    const beta = clientWith(app, [callerProbe(ids)], [withApiKey(keyB)]);
+    await initSession(alpha, upstream, "a1", h.jwt());
+    await initSession(alpha, upstream, "a2", h.jwt());
+    const { info } = await expectRpcError(
+      alpha.init({ sessionId: "a3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.ResourceExhausted,
+      "INIT_RATE_LIMITED",
+    );
+    expect(info.metadata.scope).toBe("caller");
+    await initSession(beta, upstream, "a3", h.jwt());
+    expect(ids).toEqual(["key:alpha", "key:alpha", "key:alpha", "key:beta"]);
+    // Without a key the in-memory transport is refused too: the check is an interceptor.
+    await expectRpcError(
+      clientWith(app, []).init({ sessionId: "a4", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.Unauthenticated,
+      "API_KEY_REQUIRED",
+    );
+    const logs = h.observed().join("\n");
+    expect(logs).not.toContain(keyA);
+    expect(logs).not.toContain(keyB);
+  });
+});
+
+describe("limits.maxSessions", () => {
+  it("refuses a new session at the cap, before any check, and leaves the others alone", async () => {
+    const config = await limitedConfig({ maxSessions: 2 });
+    const { client, upstream, starts, app } = await appWithUpstream(h, config);
+    const t1 = h.jwt();
+    const t2 = h.jwt();
+    await initSession(client, upstream, "s1", t1);
+    await initSession(client, upstream, "s2", t2);
+    const before = { checks: upstream.validations().length, calls: starts.calls };
+
+    const { info } = await expectRpcError(
+      client.init({ sessionId: "s3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.ResourceExhausted,
+      "SESSION_LIMIT_REACHED",
+    );
+    expect(info.metadata.max_sessions).toBe("2");
+    expect({ checks: upstream.validations().length, calls: starts.calls }).toEqual(before);
+    expect(starts.closed).toBe(0);
+    expect(app.sessions.size).toBe(2);
+    for (const [sessionId, token] of [
+      ["s1", t1],
+      ["s2", t2],
+    ] as const) {
+      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(2);
+    }
+  });
+
+  it("still lets existing sessions Init again at the cap, with the same or new credentials", async () => {
+    const config = await limitedConfig({ maxSessions: 2 });
+    const { client, upstream, starts, app } = await appWithUpstream(h, config);
+    const t1 = h.jwt();
+    await initSession(client, upstream, "s1", t1);
+    await initSession(client, upstream, "s2", h.jwt());
+
+    const same = await client.init({ sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: t1 });
+    expect(same.reused).toBe(true);
+    const t1b = h.jwt();
+    await initSession(client, upstream, "s1", t1b);
+    expect(starts.closed).toBe(1);
+    expect(app.sessions.size).toBe(2);
+    expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(t1b)))).toHaveLength(2);
+    await expectRpcError(
+      client.listTools({ sessionId: "s1" }, bearer(t1)),
+      Code.Unauthenticated,
+      "SESSION_CREDENTIALS_MISMATCH",
+    );
+  });
+
+  it("makes room again when a session is closed", async () => {
+    const config = await limitedConfig({ maxSessions: 2 });
+    const { client, upstream, app } = await appWithUpstream(h, config);
+    const t2 = h.jwt();
+    await initSession(client, upstream, "s1", h.jwt());
+    await initSession(client, upstream, "s2", t2);
+    await expectRpcError(
+      client.init({ sessionId: "s3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.ResourceExhausted,
+      "SESSION_LIMIT_REACHED",
+    );
+    expect((await client.closeSession({ sessionId: "s2" }, bearer(t2))).closed).toBe(true);
+    await initSession(client, upstream, "s3", h.jwt());
+    expect(app.sessions.size).toBe(2);
+  });
+
+  it("gives the slot of a failed new Init back", async () => {
+    const config = await limitedConfig({ maxSessions: 1 });
+    const { client, upstream, app } = await appWithUpstream(h, config);
+    upstream.onValidate = () => 401;
+    await expectRpcError(
+      client.init({ sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.Unauthenticated,
+      "CREDENTIALS_REJECTED",
+    );
+    upstream.onValidate = () => 200;
+    await initSession(client, upstream, "s2", h.jwt());
+    await expectRpcError(
+      client.init({ sessionId: "s3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      Code.ResourceExhausted,
+      "SESSION_LIMIT_REACHED",
+    );
+    expect(app.sessions.size).toBe(1);
+  });
+
+  it("cannot be exceeded by new Inits that run at the same time", async () => {
+    const config = await limitedConfig({ maxSessions: 2 });
+    const { client, upstream, starts, app } = await appWithUpstream(h, config);
+    // Slow checks: all five Inits are under way before the first finishes.
+    upstream.onValidate = () => ({ status: 200, delayMs: 150 });
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((i) =>
+        client.init({ sessionId: `c${i}`, apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+      ),
+    );
+    const ok = outcomes.filter((o) => o.status === "fulfilled");
+    const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason] : []));
+    expect(ok).toHaveLength(2);
+    expect(refused.map((e) => toRpcFailure(e))).toEqual(
+      Array.from({ length: 3 }, () =>
+        expect.objectContaining({ code: Code.ResourceExhausted, reason: "SESSION_LIMIT_REACHED" }),
+      ),
+    );
+    expect(app.sessions.size).toBe(2);
+    expect(upstream.validations()).toHaveLength(2);
+    expect(starts.started).toBe(2);
+  });
+});
+
+describe("limits.maxInFlightCallsPerSession", () => {
+  it("runs two calls, refuses the third at once with TOO_MANY_IN_FLIGHT_CALLS, then serves again", async () => {
+    events = createEventLog();
+    const log = events;
+    const config = await limitedConfig(
+      { maxInFlightCallsPerSession: 2 },
+      { mcpServers: { fx: nodeServer(paths.stdioFixture, { FIXTURE_EVENTS: log.path }) } },
+    );
+    const { client, upstream } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    await initSession(client, upstream, "s1", token);
+    const sleep = (ms: number) => ({ sessionId: "s1", name: "sleep", arguments: { ms } });
+    const callsInChild = () =>
+      log.read().filter((e) => e.event === "message" && e.method === "tools/call").length;
+
+    let finished = 0;
+    const sleepers = [1, 2].map(() =>
+      client.callTool(sleep(2_000), bearer(token)).finally(() => finished++),
+    );
+    await waitFor(() => callsInChild() === 2, "both sleeps running in the child");
+
+    const started = Date.now();
+    const { info } = await expectRpcError(
+      client.callTool(sleep(1), bearer(token)),
+      Code.ResourceExhausted,
+      "TOO_MANY_IN_FLIGHT_CALLS",
+    );
+    // Answered at once, not queued behind the sleepers.
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(finished).toBe(0);
+    expect(info.metadata.max_in_flight_calls).toBe("2");
+    expect(callsInChild()).toBe(2);
+
+    // The cap is per session: another session's calls still run.
+    const t2 = h.jwt();
+    await initSession(client, upstream, "s2", t2);
+    const other = await client.callTool({ ...sleep(1), sessionId: "s2" }, bearer(t2));
+    expect(other.isError).toBe(false);
+
+    const results = await Promise.all(sleepers);
+    expect(results.map((r) => r.isError)).toEqual([false, false]);
+    const after = await client.callTool(sleep(1), bearer(token));
+    expect(after.isError).toBe(false);
+  });
+
+  it("frees the slot of a call that failed", async () => {
+    events = createEventLog();
+    const config = await limitedConfig(
+      { maxInFlightCallsPerSession: 1 },
+      { mcpServers: { fx: nodeServer(paths.stdioFixture, { FIXTURE_EVENTS: events.path }) } },
+    );
+    const { client, upstream } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    await initSession(client, upstream, "s1", token);
+    await expectRpcError(
+      client.callTool({ sessionId: "s1", name: "strict", arguments: { n: "x" } }, bearer(token)),
+      Code.InvalidArgument,
+      "TOOL_INVALID_ARGUMENTS",
+    );
+    const ok = await client.callTool(
+      { sessionId: "s1", name: "strict", arguments: { n: 2 } },
+      bearer(token),
+    );
+    expect(ok.isError).toBe(false);
+  });
+});
