@@ -37,7 +37,11 @@ const kinds = {
       command: process.execPath,
       args: [join(root, "dist/src/builtin/stdio-main.js")],
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own placeholders
-      env: { API_BASE_URL: "${apiUrl}", API_TOKEN: "${jwtToken}" },
+      env: {
+        API_BASE_URL: "${apiUrl}",
+        API_TOKEN: "${jwtToken}",
+        API_OUTBOUND_PROFILE: "development",
+      },
     },
   },
 };

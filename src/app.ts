@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createCallerAuth } from "./auth/caller-auth.js";
+import { type Caller, type CallerCredentials, createCallerAuth } from "./auth/caller-auth.js";
 import type { Config, McpServerConfig } from "./config/types.js";
 import { createCredentialCheck } from "./credentials/credential-check.js";
+import { ServiceError } from "./errors.js";
 import { createInitRateCheck } from "./limits/init-limits.js";
 import { createAuditLog } from "./log/audit.js";
 import type { Logger } from "./log/logger.js";
@@ -66,6 +67,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const checkCredentials = createCredentialCheck({ http, ...config.credentialCheck });
   const fetch = createGuardedFetch(mcpServersPolicy(config.mcpServers), options.resolve);
   const starter = createSessionClientStarter(config.mcpServers, { config, http, fetch, logger });
+  const audit = createAuditLog(logger, config.audit);
   const sessions = createSessionManager({
     registry: createMemorySessionRegistry(),
     checkCredentials,
@@ -73,12 +75,26 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     logger,
     checkInitRate: createInitRateCheck(config.limits),
     maxSessions: config.limits.maxSessions,
-    audit: createAuditLog(logger, config.audit),
+    audit,
   });
-  const authenticate = createCallerAuth({
+  const checkCaller = createCallerAuth({
     apiKeys: config.auth.apiKeys,
     requireClientCertificate: config.server.tls?.clientCaFile !== undefined,
   });
+  const authenticate = (credentials: CallerCredentials): Caller => {
+    try {
+      return checkCaller(credentials);
+    } catch (error) {
+      // Failed attempts (key guessing, missing certificates) leave a trace.
+      const reason = error instanceof ServiceError ? error.reason : "INTERNAL";
+      audit({
+        event: "auth_failed",
+        reason,
+        remote_address: credentials.remoteAddress ?? "unknown",
+      });
+      throw error;
+    }
+  };
   const routes = createRoutes(new SessionServiceImpl(sessions, config.tools));
   const interceptors = [createErrorInterceptor(logger), createAuthInterceptor(authenticate)];
   const shutdown = new AbortController();

@@ -70,7 +70,9 @@ export function createCallerAuth(
       // Every entry is compared, so the time taken does not tell which one matched.
       let match: string | undefined;
       for (const entry of hashes) {
-        if (timingSafeEqual(entry.digest, digest) && match === undefined) match = entry.name;
+        const equal =
+          entry.digest.length === digest.length && timingSafeEqual(entry.digest, digest);
+        if (equal && match === undefined) match = entry.name;
       }
       if (match === undefined) {
         throw new ServiceError(

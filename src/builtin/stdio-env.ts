@@ -1,9 +1,13 @@
+import { type OutboundPolicyConfig, parseOriginPattern } from "../outbound/outbound-policy.js";
+
 /** The built-in server's settings when it runs as its own process. */
 export interface BuiltinEnv {
   readonly apiUrl: URL;
   readonly jwtToken: string;
   readonly requestTimeoutMs: number;
   readonly maxResponseBytes: number;
+  /** The outbound policy its requests go through, as the service's `outbound` config. */
+  readonly outbound: OutboundPolicyConfig;
 }
 
 /** `API_REQUEST_TIMEOUT_MS` when unset. */
@@ -17,8 +21,11 @@ const maxTimeoutMs = 2_147_483_647;
 /**
  * Reads `API_BASE_URL` (required, http or https, no user info or
  * fragment), `API_TOKEN` (required, no whitespace), `API_REQUEST_TIMEOUT_MS`
- * (default 30000) and `API_MAX_RESPONSE_BYTES` (default 1 MiB). Throws an
- * Error naming the first bad variable; the message never quotes a value.
+ * (default 30000), `API_MAX_RESPONSE_BYTES` (default 1 MiB),
+ * `API_OUTBOUND_PROFILE` (`production`, the default, or `development`) and
+ * `API_ALLOWED_ORIGINS` (comma-separated origin patterns, default none).
+ * Throws an Error naming the first bad variable; the message never quotes a
+ * value.
  */
 export function readBuiltinEnv(env: Readonly<Record<string, string | undefined>>): BuiltinEnv {
   return {
@@ -31,7 +38,27 @@ export function readBuiltinEnv(env: Readonly<Record<string, string | undefined>>
       defaultMaxResponseBytes,
       Number.MAX_SAFE_INTEGER,
     ),
+    outbound: readOutbound(env),
   };
+}
+
+function readOutbound(env: Readonly<Record<string, string | undefined>>): OutboundPolicyConfig {
+  const profile = env.API_OUTBOUND_PROFILE || "production";
+  if (profile !== "production" && profile !== "development") {
+    throw new Error("API_OUTBOUND_PROFILE must be production or development");
+  }
+  const allowedOrigins = (env.API_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== "");
+  for (const origin of allowedOrigins) {
+    try {
+      parseOriginPattern(origin);
+    } catch {
+      throw new Error("API_ALLOWED_ORIGINS must be a comma-separated list of origins");
+    }
+  }
+  return { profile, allowedOrigins };
 }
 
 function readUrl(env: Readonly<Record<string, string | undefined>>, name: string): URL {

@@ -6,7 +6,8 @@
  * Exits when stdin ends.
  */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { createNodeHttpClient } from "../outbound/node-http-client.js";
+import { createGuardedHttpClient } from "../outbound/guarded-http-client.js";
+import { createOutboundPolicy } from "../outbound/outbound-policy.js";
 import { createBuiltinServer } from "./create-builtin-server.js";
 import { type BuiltinEnv, readBuiltinEnv } from "./stdio-env.js";
 
@@ -18,7 +19,9 @@ try {
   process.exit(2);
 }
 
-const server = createBuiltinServer({ ...env, http: createNodeHttpClient() });
+// The same guard as the service's: a name re-resolved here cannot reach what Init could not.
+const http = createGuardedHttpClient(createOutboundPolicy(env.outbound));
+const server = createBuiltinServer({ ...env, http });
 const close = (): void => {
   // Closing aborts in-flight tool calls, so no upstream request outlives us.
   server.close().catch(() => undefined);

@@ -21,17 +21,21 @@ export function createInitRateCheck(
   const perCaller = createRateLimiter(limits.initPerCaller, clock);
   const perSession = createRateLimiter(limits.initPerSession, clock);
   return (callerId, sessionId) => {
-    for (const [scope, wait] of [
-      ["caller", perCaller.take(callerId)],
-      ["session", perSession.take(sessionId)],
-    ] as const) {
-      if (wait > 0) {
-        throw new ServiceError(
-          "INIT_RATE_LIMITED",
-          `Too many Init calls for this ${scope}; retry in ${wait} ms.`,
-          { metadata: { scope, retry_after_ms: String(wait) } },
-        );
-      }
-    }
+    // The session bucket is charged only for callers within their own rate,
+    // so a caller over its limit cannot drain another user's session budget.
+    const callerWait = perCaller.take(callerId);
+    if (callerWait > 0) throw limited("caller", callerWait);
+    const sessionWait = perSession.take(sessionId);
+    if (sessionWait > 0) throw limited("session", sessionWait);
   };
+}
+
+function limited(scope: "caller" | "session", waitMs: number): ServiceError {
+  return new ServiceError(
+    "INIT_RATE_LIMITED",
+    `Too many Init calls for this ${scope}; retry in ${waitMs} ms.`,
+    {
+      metadata: { scope, retry_after_ms: String(waitMs) },
+    },
+  );
 }

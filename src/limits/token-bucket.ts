@@ -1,3 +1,5 @@
+const tolerance = 1e-9;
+
 /** A token bucket's size and refill rate. */
 export interface RateLimit {
   /** Most requests in a burst. */
@@ -39,8 +41,10 @@ export function createRateLimiter(
         const oldest = buckets.keys().next().value;
         if (oldest !== undefined) buckets.delete(oldest);
       }
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
+      // The tolerance absorbs floating-point drift, so that a retry at exactly
+      // the hinted time finds its token.
+      if (bucket.tokens >= 1 - tolerance) {
+        bucket.tokens = Math.max(0, bucket.tokens - 1);
         return 0;
       }
       return Math.ceil(((1 - bucket.tokens) / limit.perSecond) * 1000);

@@ -18,8 +18,10 @@ export type AuditEvent =
   | {
       readonly event: "session_closed";
       readonly session_id: string;
-      readonly why: "closed" | "shutdown";
+      /** `evicted`: expired or lost, removed to make room under `limits.maxSessions`. */
+      readonly why: "closed" | "shutdown" | "evicted";
     }
+  | { readonly event: "auth_failed"; readonly reason: string; readonly remote_address: string }
   | { readonly event: "session_lost"; readonly session_id: string; readonly server: string }
   | {
       readonly event: "tool_called";

@@ -53,8 +53,8 @@ export interface SessionClients {
 
 /**
  * Groups connected servers into one session's clients. At most
- * `maxInFlightCalls` tool calls run at once; one more is RESOURCE_EXHAUSTED
- * `TOO_MANY_IN_FLIGHT_CALLS` at once, never queued.
+ * `maxInFlightCalls` MCP requests (tool calls and listings) run at once; one
+ * more is RESOURCE_EXHAUSTED `TOO_MANY_IN_FLIGHT_CALLS` at once, never queued.
  */
 export function createSessionClients(
   connections: readonly ServerConnection[],
@@ -64,6 +64,36 @@ export function createSessionClients(
   let inFlight = 0;
   let index: Map<string, SessionTool> | undefined;
   let lost = false;
+
+  // Every MCP request of the session (tool calls, listings, the listing an
+  // unknown tool name triggers) takes a slot; none waits for one.
+  async function withSlot<T>(run: () => Promise<T>): Promise<T> {
+    if (inFlight >= maxInFlightCalls) {
+      throw new ServiceError(
+        "TOO_MANY_IN_FLIGHT_CALLS",
+        `This session already runs ${maxInFlightCalls} MCP requests; retry when one has finished.`,
+        { metadata: { max_in_flight_calls: String(maxInFlightCalls) } },
+      );
+    }
+    inFlight++;
+    try {
+      return await run();
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function listAll(options: McpCallOptions): Promise<SessionTool[]> {
+    const perServer = await Promise.all(
+      connections.map((c) =>
+        guard(c, options.signal, (signal) => listServerTools(c, prefixed, { ...options, signal })),
+      ),
+    );
+    const tools = perServer.flat();
+    index = new Map(tools.map((t) => [t.name, t]));
+    return tools;
+  }
+
   const clients: SessionClients = {
     servers: connections.map((c) => c.name),
     get lost() {
@@ -71,58 +101,45 @@ export function createSessionClients(
     },
     onLost: undefined,
     onToolCall: undefined,
-    async listTools(options) {
-      const perServer = await Promise.all(
-        connections.map((c) =>
-          guard(c, options.signal, () => listServerTools(c, prefixed, options)),
-        ),
-      );
-      const tools = perServer.flat();
-      index = new Map(tools.map((t) => [t.name, t]));
-      return tools;
+    listTools(options) {
+      return withSlot(() => listAll(options));
     },
-    async callTool(name, args, options) {
-      let tool = index?.get(name);
-      if (tool === undefined) {
-        await clients.listTools(options);
-        tool = index?.get(name);
-      }
-      const connection = connections.find((c) => c.name === tool?.server);
-      if (tool === undefined || connection === undefined) {
-        throw new ServiceError("TOOL_NOT_FOUND", "The session has no tool with this name.", {
-          metadata: { tool: name.slice(0, 128) },
-        });
-      }
-      if (inFlight >= maxInFlightCalls) {
-        throw new ServiceError(
-          "TOO_MANY_IN_FLIGHT_CALLS",
-          `This session already runs ${maxInFlightCalls} tool calls; retry when one has finished.`,
-          { metadata: { max_in_flight_calls: String(maxInFlightCalls) } },
-        );
-      }
-      inFlight++;
-      const params = { name: tool.tool.name, arguments: args };
-      const started = performance.now();
-      let outcome = "CANCELED";
-      try {
-        const result = await guard(connection, options.signal, () =>
-          // `request` rather than `callTool`: the SDK's client-side output
-          // validation would report a server's bad result as a -32602 of ours.
-          connection.client.request({ method: "tools/call", params }, lenientCallToolResultSchema, {
-            signal: options.signal,
-            timeout: options.timeoutMs,
-          }),
-        );
-        outcome = result.isError === true ? "is_error" : "ok";
-        return result;
-      } catch (error) {
-        if (error instanceof ServiceError) outcome = error.reason;
-        throw error;
-      } finally {
-        inFlight--;
-        const durationMs = Math.round(performance.now() - started);
-        clients.onToolCall?.({ server: connection.name, tool: name, durationMs, outcome, args });
-      }
+    callTool(name, args, options) {
+      return withSlot(async () => {
+        let tool = index?.get(name);
+        if (tool === undefined) {
+          await listAll(options);
+          tool = index?.get(name);
+        }
+        const connection = connections.find((c) => c.name === tool?.server);
+        if (tool === undefined || connection === undefined) {
+          throw new ServiceError("TOOL_NOT_FOUND", "The session has no tool with this name.", {
+            metadata: { tool: name.slice(0, 128) },
+          });
+        }
+        const params = { name: tool.tool.name, arguments: args };
+        const started = performance.now();
+        let outcome = "CANCELED";
+        try {
+          const result = await guard(connection, options.signal, (signal) =>
+            // `request` rather than `callTool`: the SDK's client-side output
+            // validation would report a server's bad result as a -32602 of ours.
+            connection.client.request(
+              { method: "tools/call", params },
+              lenientCallToolResultSchema,
+              { signal, timeout: options.timeoutMs },
+            ),
+          );
+          outcome = result.isError === true ? "is_error" : "ok";
+          return result;
+        } catch (error) {
+          if (error instanceof ServiceError) outcome = error.reason;
+          throw error;
+        } finally {
+          const durationMs = Math.round(performance.now() - started);
+          clients.onToolCall?.({ server: connection.name, tool: name, durationMs, outcome, args });
+        }
+      });
     },
     async close() {
       await Promise.allSettled(connections.map((c) => c.close()));
@@ -149,14 +166,24 @@ export function createSessionClients(
 async function guard<T>(
   connection: ServerConnection,
   signal: AbortSignal,
-  run: () => Promise<T>,
+  run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const context = { server: connection.name, signal, connectionClosed: connection.closed };
   if (connection.closed) throw mapMcpError(undefined, context);
+  // The SDK keeps its abort listener after the answer; the caller's signal
+  // aborts when the RPC ends, which would send a cancellation for a request
+  // already answered. The request's own signal follows the caller's only
+  // while the request runs.
+  const request = new AbortController();
+  const abort = () => request.abort(signal.reason);
+  if (signal.aborted) abort();
+  signal.addEventListener("abort", abort, { once: true });
   try {
-    return await run();
+    return await run(request.signal);
   } catch (error) {
     if (!signal.aborted && isTransportFailure(error)) connection.markLost();
     throw mapMcpError(error, { ...context, connectionClosed: connection.closed });
+  } finally {
+    signal.removeEventListener("abort", abort);
   }
 }

@@ -11,8 +11,11 @@ export type AddressScope =
 
 // Cloud metadata endpoints: reachable from inside a VM and full of credentials.
 const metadataAddresses = new Set(["169.254.169.254", "fd00:ec2::254", "100.100.100.200"]);
-// Ranges no API can live at, allowlisted or not.
-const alwaysDenied = new Set(["unspecified", "broadcast", "multicast"]);
+// AWS's IPv6 instance services (metadata, time, DNS) live in fd00:ec2::/32.
+const awsInstanceServices = ipaddr.parseCIDR("fd00:ec2::/32");
+// Ranges no API can live at, allowlisted or not. Link-local holds the
+// container and instance credential endpoints (169.254.170.2, ...).
+const alwaysDenied = new Set(["unspecified", "broadcast", "multicast", "linkLocal"]);
 const privateRanges = new Set(["loopback", "private", "uniqueLocal", "carrierGradeNat"]);
 
 /**
@@ -32,6 +35,7 @@ export function isAddressAllowed(address: string, scope: AddressScope): boolean 
   if (embedded && alwaysDenied.has(embedded.range())) return false;
   const range = ip.range();
   if (alwaysDenied.has(range)) return false;
+  if (ip.kind() === "ipv6" && ip.match(awsInstanceServices)) return false;
   // IPv4-compatible IPv6 (::a.b.c.d, deprecated) looks "unicast" but reaches IPv4.
   if (ip.kind() === "ipv6" && range === "unicast" && isIPv4Compatible(ip as ipaddr.IPv6)) {
     return false;

@@ -60,7 +60,12 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
   }
 }
 
+// A Duration whose nanos are out of range or of the other sign than its
+// seconds is not a valid Duration: NaN makes resolveToolTimeout refuse it.
 function toMs(duration: Duration | undefined): number | undefined {
   if (duration === undefined) return undefined;
-  return Number(duration.seconds) * 1000 + duration.nanos / 1e6;
+  const { seconds, nanos } = duration;
+  const valid =
+    Math.abs(nanos) <= 999_999_999 && (seconds === 0n || nanos === 0 || seconds > 0n === nanos > 0);
+  return valid ? Math.ceil(Number(seconds) * 1000 + nanos / 1e6) : Number.NaN;
 }

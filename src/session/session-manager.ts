@@ -81,6 +81,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   let draining = false;
   // Inits under way for session ids without live clients: they count against maxSessions.
   let creatingNew = 0;
+  // Session ids with an Init under way: never evicted, since that Init will keep them.
+  const creating = new Set<string>();
 
   const expired = (record: SessionRecord) =>
     record.expiresAtMs !== undefined && record.expiresAtMs <= now();
@@ -90,6 +92,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const apiUrl = parseApiUrl(input.apiUrl);
     const { expiresAtMs } = checkJwtFormat(input.jwtToken, now());
     const isNew = !live.has(input.sessionId);
+    if (isNew && live.size + creatingNew >= maxSessions) await evictStale();
     if (isNew && live.size + creatingNew >= maxSessions) {
       throw new ServiceError(
         "SESSION_LIMIT_REACHED",
@@ -99,10 +102,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     }
     log.info("validating credentials");
     if (isNew) creatingNew++;
+    creating.add(input.sessionId);
     try {
       return await createValidated(input, credentialDigest, runSignal, apiUrl, expiresAtMs);
     } finally {
       if (isNew) creatingNew--;
+      creating.delete(input.sessionId);
     }
   }
 
@@ -186,17 +191,28 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     );
   }
 
-  async function forget(session: LiveSession, why: "closed" | "shutdown"): Promise<void> {
+  // At the cap, sessions nobody can use any more (a server went away, or
+  // the JWT expired) make room; active ones are never evicted.
+  async function evictStale(): Promise<void> {
+    const stale = [...live.values()].filter(
+      (s) =>
+        !creating.has(s.record.sessionId) &&
+        (s.record.state !== "active" || s.clients.lost || expired(s.record)),
+    );
+    await Promise.allSettled(stale.map((s) => forget(s, "evicted")));
+  }
+
+  async function forget(
+    session: LiveSession,
+    why: "closed" | "shutdown" | "evicted",
+  ): Promise<void> {
     const { sessionId } = session.record;
     if (live.get(sessionId) === session) live.delete(sessionId);
     try {
       await registry.delete(sessionId);
     } finally {
       await session.clients.close();
-      logger.info(
-        { session_id: sessionId },
-        why === "closed" ? "session closed" : "session closed: server shutting down",
-      );
+      logger.info({ session_id: sessionId, why }, "session closed");
       audit({ event: "session_closed", session_id: sessionId, why });
     }
   }

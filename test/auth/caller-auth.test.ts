@@ -126,7 +126,10 @@ describe("createCallerAuth with client certificates required", () => {
 
   it("identifies the caller by the certificate subject as `cert:<subject>`", () => {
     expect(
-      createCallerAuth(certOnly)({ certificateSubject: "backend-client", remoteAddress: "10.0.0.1" }),
+      createCallerAuth(certOnly)({
+        certificateSubject: "backend-client",
+        remoteAddress: "10.0.0.1",
+      }),
     ).toEqual({ id: "cert:backend-client" });
   });
 });

@@ -18,6 +18,8 @@ export interface Upstream {
   /** `http://127.0.0.1:<port>/base/v1` */
   readonly apiUrl: URL;
   readonly requests: readonly ReceivedRequest[];
+  /** Connections accepted, including ones that never completed a request. */
+  connections(): number;
   /** Replaces the handler; the default answers 200 `{"ok":true}`. */
   handle(handler: UpstreamHandler): void;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export async function startUpstream(): Promise<Upstream> {
   return {
     apiUrl: new URL(`${server.origin}/base/v1`),
     requests: server.requests,
+    connections: server.connections,
     handle(next) {
       handler = next;
     },

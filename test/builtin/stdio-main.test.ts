@@ -41,7 +41,11 @@ describe("stdio bin", () => {
       new StdioClientTransport({
         command: process.execPath,
         args: [bin],
-        env: { API_BASE_URL: upstream.apiUrl.href, API_TOKEN: canary },
+        env: {
+          API_BASE_URL: upstream.apiUrl.href,
+          API_TOKEN: canary,
+          API_OUTBOUND_PROFILE: "development",
+        },
       }),
     );
     const { tools } = await client.listTools();
@@ -85,7 +89,11 @@ describe("stdio bin", () => {
   it("exits 0 when stdin ends, even with a request in flight", async () => {
     upstream.handle(() => undefined);
     child = spawn(process.execPath, [bin], {
-      env: { API_BASE_URL: upstream.apiUrl.href, API_TOKEN: canary },
+      env: {
+        API_BASE_URL: upstream.apiUrl.href,
+        API_TOKEN: canary,
+        API_OUTBOUND_PROFILE: "development",
+      },
       stdio: ["pipe", "pipe", "inherit"],
     });
     const exited = exitOf(child);
@@ -108,5 +116,88 @@ describe("stdio bin", () => {
     expect(await exited).toBe(0);
     // The upstream never answers and the default timeout is 30 s.
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("stdio bin outbound guard", () => {
+  /** Connects an SDK client to the bin with the upstream's URL, the canary token and `env`. */
+  async function connectBin(env: Record<string, string>): Promise<Client> {
+    const connected = new Client({ name: "test", version: "0.0.0" });
+    client = connected;
+    await connected.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [bin],
+        env: { API_BASE_URL: upstream.apiUrl.href, API_TOKEN: canary, ...env },
+      }),
+    );
+    return connected;
+  }
+
+  const blockedText = "URL not allowed by the outbound policy";
+
+  it("refuses a loopback API under the default production profile, without connecting", async () => {
+    const server = await connectBin({});
+    const validate = (await server.callTool({ name: "validate_settings" })) as CallToolResult;
+    expect(validate.isError).toBe(true);
+    expect(onlyText(validate)).toContain(blockedText);
+    const api = (await server.callTool({
+      name: "api_request",
+      arguments: { path: "items" },
+    })) as CallToolResult;
+    expect(api.isError).toBe(true);
+    expect(JSON.stringify(api)).toContain(blockedText);
+    expect(upstream.connections()).toBe(0);
+    expect(upstream.requests).toHaveLength(0);
+    expect(JSON.stringify([validate, api])).not.toContain(canary);
+  });
+
+  it("refuses it when API_ALLOWED_ORIGINS lists only another origin", async () => {
+    // The same port on another host, and the same host and port over https.
+    const { port } = upstream.apiUrl;
+    const others = `http://127.0.0.2:${port},https://127.0.0.1:${port}`;
+    const server = await connectBin({ API_ALLOWED_ORIGINS: others });
+    const validate = (await server.callTool({ name: "validate_settings" })) as CallToolResult;
+    expect(validate.isError).toBe(true);
+    expect(onlyText(validate)).toContain(blockedText);
+    expect(upstream.connections()).toBe(0);
+  });
+
+  it.each([
+    ["API_OUTBOUND_PROFILE=development", () => ({ API_OUTBOUND_PROFILE: "development" })],
+    [
+      "API_ALLOWED_ORIGINS naming the API's origin",
+      () => ({
+        API_ALLOWED_ORIGINS: ` https://api.example, ${upstream.apiUrl.origin} `,
+      }),
+    ],
+  ])("reaches the loopback API with %s", async (_name, env) => {
+    const server = await connectBin(env());
+    const validate = (await server.callTool({ name: "validate_settings" })) as CallToolResult;
+    expect(onlyText(validate)).toBe('{"status":"success"}');
+    expect(upstream.requests.map((request) => request.path)).toEqual([
+      "/base/v1/settings/validate",
+    ]);
+  });
+
+  it.each([
+    ["API_OUTBOUND_PROFILE", { API_OUTBOUND_PROFILE: "SECRET-profile" }],
+    ["API_OUTBOUND_PROFILE", { API_OUTBOUND_PROFILE: "Development" }],
+    ["API_ALLOWED_ORIGINS", { API_ALLOWED_ORIGINS: "https://SECRET.example/path" }],
+    ["API_ALLOWED_ORIGINS", { API_ALLOWED_ORIGINS: "https://ok.example,SECRET" }],
+  ])("exits 2 with one stderr line naming %s for an invalid value", async (name, env) => {
+    child = spawn(process.execPath, [bin], {
+      env: { API_BASE_URL: upstream.apiUrl.href, API_TOKEN: canary, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    expect(await exitOf(child)).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^[^\\n]*${name}[^\\n]*\\n$`));
+    expect(stderr).not.toContain("SECRET");
+    expect(stderr).not.toContain(canary);
+    expect(upstream.connections()).toBe(0);
   });
 });

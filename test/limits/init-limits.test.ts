@@ -71,6 +71,24 @@ describe("createInitRateCheck", () => {
     expect(attempt(check, "key:a", "s3")).toBe("ok");
   });
 
+  it("does not charge a session_id for an Init its caller's rate refused", () => {
+    const clock = manualClock();
+    const check = createInitRateCheck(
+      {
+        initPerCaller: { burst: 1, perSecond: 0.001 },
+        initPerSession: { burst: 2, perSecond: 0.001 },
+      },
+      clock.now,
+    );
+    expect(attempt(check, "key:a", "victim")).toBe("ok");
+    // key:a is over its own rate: however often it tries, "victim" keeps its last token.
+    for (let i = 0; i < 5; i++) {
+      expect(attempt(check, "key:a", "victim")).toMatchObject({ metadata: { scope: "caller" } });
+    }
+    expect(attempt(check, "key:b", "victim")).toBe("ok");
+    expect(attempt(check, "key:c", "victim")).toMatchObject({ metadata: { scope: "session" } });
+  });
+
   it("uses the real clock when none is given", () => {
     const check = createInitRateCheck({
       initPerCaller: { burst: 1, perSecond: 0.001 },

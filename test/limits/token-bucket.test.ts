@@ -86,28 +86,82 @@ describe("createRateLimiter", () => {
     expect(limiter.take("k0")).toBe(0);
   });
 
-  it("keeps its promise: a retry after the wait it named passes, for any rate", () => {
+  it("rounds the wait up to whole milliseconds", () => {
+    const clock = manualClock();
+    const limiter = createRateLimiter({ burst: 1, perSecond: 3 }, { now: clock.now });
+    limiter.take("a");
+    // A token every 333.3 ms.
+    expect(limiter.take("a")).toBe(334);
+    clock.advance(333);
+    expect(limiter.take("a")).toBe(1);
+    clock.advance(1);
+    expect(limiter.take("a")).toBe(0);
+  });
+
+  it("names a wait close to the truth, for any rate and history", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
         fc.double({ min: 0.001, max: 1_000, noNaN: true }),
-        fc.array(fc.integer({ min: 0, max: 5_000 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 10 }),
         (burst, perSecond, gaps) => {
           const clock = manualClock();
           const limiter = createRateLimiter({ burst, perSecond }, { now: clock.now });
           for (const gap of gaps) {
             clock.advance(gap);
-            const wait = limiter.take("k");
-            expect(wait).toBeGreaterThanOrEqual(0);
+            // Drain the bucket: at most `burst` takes pass.
+            let wait = 0;
+            for (let i = 0; i <= burst && wait === 0; i++) wait = limiter.take("k");
             expect(Number.isInteger(wait)).toBe(true);
-            if (wait > 0) {
+            expect(wait).toBeGreaterThan(0);
+            // Not too long: two milliseconds early is still refused (a refusal takes nothing).
+            if (wait > 2) {
+              clock.advance(wait - 2);
+              expect(limiter.take("k")).toBeGreaterThan(0);
+              clock.advance(2);
+            } else {
               clock.advance(wait);
-              expect(limiter.take("k")).toBe(0);
             }
+            // Not too short: `take` passes right at `wait`.
+            expect(limiter.take("k")).toBe(0);
           }
         },
       ),
       { numRuns: 500 },
     );
+  });
+
+  // The wait is computed in floating point: at the very millisecond it names
+  // the bucket can hold 0.9999999999999999 tokens, which must still count as one.
+  it("lets a retry in at the wait it named (0.02/s after a 4956 ms pause)", () => {
+    const clock = manualClock(0);
+    const limiter = createRateLimiter({ burst: 1, perSecond: 0.02 }, clock);
+    limiter.take("k");
+    clock.advance(4956);
+    const wait = limiter.take("k");
+    expect(wait).toBe(45044);
+    clock.advance(wait);
+    expect(limiter.take("k")).toBe(0);
+  });
+
+  it("lets a retry in at the wait it named, at a rate near 1000/s", () => {
+    const clock = manualClock(0);
+    const limiter = createRateLimiter({ burst: 1, perSecond: 999.9999999999999 }, clock);
+    limiter.take("k");
+    const wait = limiter.take("k");
+    clock.advance(wait);
+    expect(limiter.take("k")).toBe(0);
+  });
+
+  it("lets a retry in at the wait it named, after an early retry", () => {
+    const clock = manualClock(0);
+    const limiter = createRateLimiter({ burst: 1, perSecond: 0.001 }, clock);
+    limiter.take("k");
+    clock.advance(1199);
+    const wait = limiter.take("k");
+    clock.advance(wait - 2);
+    expect(limiter.take("k")).toBeGreaterThan(0);
+    clock.advance(2);
+    expect(limiter.take("k")).toBe(0);
   });
 });

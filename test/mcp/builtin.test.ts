@@ -96,6 +96,8 @@ describe("built-in server as a stdio child", () => {
       builtin: nodeServer(paths.builtinBin, {
         API_BASE_URL: "${apiUrl}",
         API_TOKEN: "${jwtToken}",
+        // The upstream is on loopback; the child's own guard allows that only here.
+        API_OUTBOUND_PROFILE: "development",
       }),
     });
     const token = makeJwt("stdio-user");

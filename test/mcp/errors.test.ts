@@ -79,6 +79,18 @@ function cancelledFor(tool: string): Promise<Record<string, unknown>> {
 const sleep5s = { sessionId, name: "sleep", arguments: { ms: 5_000 } };
 
 describe("tool results and errors", () => {
+  it("sends no cancellation for requests that were answered", async () => {
+    const client = await open();
+    await client.callTool({ sessionId, name: "fail" }, bearer(token));
+    await client.listTools({ sessionId }, bearer(token));
+    await client.callTool({ sessionId, name: "no-such-tool" }, bearer(token)).catch(() => {});
+    // A later request on the same pipe: anything sent after the answers above arrives first.
+    await client.callTool({ sessionId, name: "fail" }, bearer(token));
+    const calls = events.read().filter((e) => e.method === "tools/call");
+    expect(calls).toHaveLength(2);
+    expect(events.read().filter((e) => e.method === "notifications/cancelled")).toEqual([]);
+  });
+
   it("returns a tool result with isError as a normal response with is_error", async () => {
     const client = await open();
     const result = await client.callTool({ sessionId, name: "fail" }, bearer(token));

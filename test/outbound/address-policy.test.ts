@@ -27,9 +27,10 @@ const table: Record<string, readonly [string, Verdicts][]> = {
     ["192.168.0.1", privateOnly],
     ["192.168.255.254", privateOnly],
   ],
-  "link-local v4": [
-    ["169.254.0.1", allowlistedOnly],
-    ["169.254.255.254", allowlistedOnly],
+  "link-local v4 (container and instance credential endpoints)": [
+    ["169.254.0.1", denied],
+    ["169.254.170.2", denied],
+    ["169.254.255.254", denied],
   ],
   "cloud metadata": [
     ["169.254.169.254", denied],
@@ -48,8 +49,12 @@ const table: Record<string, readonly [string, Verdicts][]> = {
     ["fd12:3456:789a::1", privateOnly],
   ],
   "link-local fe80::/10": [
-    ["fe80::1", allowlistedOnly],
-    ["febf:ffff::1", allowlistedOnly],
+    ["fe80::1", denied],
+    ["febf:ffff::1", denied],
+  ],
+  "AWS instance services fd00:ec2::/32": [
+    ["fd00:ec2::23", denied],
+    ["fd00:ec2:ffff::1", denied],
   ],
   multicast: [
     ["224.0.0.1", denied],

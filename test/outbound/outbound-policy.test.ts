@@ -384,12 +384,18 @@ describe("createOutboundPolicy: allowlist", () => {
     );
   });
 
-  it("lets listed link-local and NAT64 literals through (no range check but the fixed ones)", () => {
-    const listed = ["http://169.254.10.10", "http://[fe80::1]:8080", "http://[64:ff9b::a00:5]"];
+  it("lets listed private and NAT64 literals through (no range check but the fixed ones)", () => {
+    const listed = ["http://10.1.2.3", "http://[fc00::1]:8080", "http://[64:ff9b::a00:5]"];
     const p = policy({ allowedOrigins: listed });
     expect(listed.map((url) => judge(p, url))).toEqual(
       listed.map(() => ({ scope: "allowlisted" })),
     );
+  });
+
+  it("refuses listed link-local literals, where credential endpoints live", () => {
+    const listed = ["http://169.254.170.2", "http://[fe80::1]:8080", "http://[fd00:ec2::23]"];
+    const p = policy({ allowedOrigins: listed });
+    expect(listed.map((url) => judge(p, url))).toEqual(listed.map(() => "blocked"));
   });
 
   it("throws when an allowlist entry is not an origin pattern", () => {

@@ -1,6 +1,8 @@
-import { Code } from "@connectrpc/connect";
+import { createHash, randomUUID } from "node:crypto";
+import { Code, type Interceptor } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
+import { createInMemoryClient } from "../support/in-memory-client.js";
 import {
   appWithUpstream,
   createHarness,
@@ -22,6 +24,17 @@ function auditEvents(logs: readonly string[]): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((entry) => entry.audit === true);
 }
+
+/** A client interceptor that sends `key` as `x-api-key`. */
+const withApiKey =
+  (key: string): Interceptor =>
+  (next) =>
+  async (req) => {
+    req.header.set("x-api-key", key);
+    return next(req);
+  };
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 describe("audit events", () => {
   it("record Inits accepted, reused and rejected, with the caller and the reason", async () => {
@@ -125,5 +138,40 @@ describe("audit events", () => {
     ]);
     // The harness's cleanup also fails the test if either token leaked anywhere.
     expect(logs.some((line) => line.includes(first) || line.includes(second))).toBe(false);
+  });
+
+  it("record failed caller authentication with the reason and the address, never the key", async () => {
+    const key = h.secret(`KEYCANARY-good-${randomUUID()}`);
+    const wrong = h.secret(`KEYCANARY-wrong-${randomUUID()}`);
+    const config = await testConfig({
+      auth: { apiKeys: [{ name: "backend", sha256: sha256(key) }] },
+    });
+    const { app, upstream, logs } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    const init = { sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: token };
+
+    await expectRpcError(
+      createInMemoryClient(app).init(init),
+      Code.Unauthenticated,
+      "API_KEY_REQUIRED",
+    );
+    await expectRpcError(
+      createInMemoryClient(app, [withApiKey(wrong)]).listTools({ sessionId: "s1" }, bearer(token)),
+      Code.Unauthenticated,
+      "API_KEY_INVALID",
+    );
+    await initSession(createInMemoryClient(app, [withApiKey(key)]), upstream, "s1", token);
+
+    const events = auditEvents(logs);
+    // Refused before the handler: no init_rejected; the accepted key leaves no auth_failed.
+    expect(events.map((e) => e.msg)).toEqual(["auth_failed", "auth_failed", "init_accepted"]);
+    expect(
+      events.slice(0, 2).map(({ reason, remote_address }) => ({ reason, remote_address })),
+    ).toEqual([
+      // The in-memory transport has no socket.
+      { reason: "API_KEY_REQUIRED", remote_address: "unknown" },
+      { reason: "API_KEY_INVALID", remote_address: "unknown" },
+    ]);
+    expect(logs.some((line) => line.includes(wrong) || line.includes(key))).toBe(false);
   });
 });

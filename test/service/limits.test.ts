@@ -1,10 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import {
-  Code,
-  createClient,
-  createRouterTransport,
-  type Interceptor,
-} from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { App } from "../../src/app.js";
@@ -13,6 +8,7 @@ import { kCaller } from "../../src/rpc/caller-context.js";
 import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
+import { processGone } from "../support/process-gone.js";
 import { toRpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
 import {
@@ -75,6 +71,31 @@ const withApiKey =
   };
 
 const toolNames = (res: { tools: { name: string }[] }) => res.tools.map((t) => t.name).sort();
+
+/** The test stdio MCP server, recording what reaches it in `log`, as the only server. */
+const fixtureServers = (log: EventLog, env: Record<string, string> = {}) => ({
+  fx: nodeServer(paths.stdioFixture, { FIXTURE_EVENTS: log.path, ...env }),
+});
+
+/** The pid of the stdio child serving `sessionId`, from the fixture's `info` tool. */
+async function childPid(client: SessionClient, sessionId: string, token: string): Promise<number> {
+  const res = await client.callTool({ sessionId, name: "info" }, bearer(token));
+  const pid = res.structuredContent?.pid;
+  expect(pid).toEqual(expect.any(Number));
+  return pid as number;
+}
+
+/** The audit lines logged so far, as `[event, session_id, why]`, for the events named. */
+function auditTrail(logs: readonly string[], names: readonly string[]): unknown[][] {
+  return logs
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((e) => e.audit === true && names.includes(e.msg as string))
+    .map((e) => [e.msg, e.session_id, e.why]);
+}
+
+/** The tools/list requests the fixture received, in `log`. */
+const listsInChild = (log: EventLog) =>
+  log.read().filter((e) => e.event === "message" && e.method === "tools/list").length;
 
 describe("limits.initPerSession", () => {
   it("refuses a session_id's third Init with INIT_RATE_LIMITED scope=session, before any check or start", async () => {
@@ -263,6 +284,129 @@ describe("limits.maxSessions", () => {
     expect(app.sessions.size).toBe(1);
   });
 
+  it("evicts a session whose JWT expired to make room, and only when room is needed", async () => {
+    events = createEventLog();
+    const config = await limitedConfig({ maxSessions: 2 }, { mcpServers: fixtureServers(events) });
+    const { client, upstream, starts, app, logs } = await appWithUpstream(h, config);
+    // `exp` is in whole seconds: 2 to 3 s from now, so both Inits and the first refusal come before it.
+    const expSeconds = Math.floor(Date.now() / 1000) + 3;
+    const tA = h.jwt({ exp: expSeconds });
+    const tB = h.jwt();
+    await initSession(client, upstream, "a", tA);
+    await initSession(client, upstream, "b", tB);
+    const pidA = await childPid(client, "a", tA);
+    const pidB = await childPid(client, "b", tB);
+    const newInit = (sessionId: string) =>
+      client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: h.jwt() });
+
+    // Both usable: no room, and nothing evicted.
+    await expectRpcError(newInit("c"), Code.ResourceExhausted, "SESSION_LIMIT_REACHED");
+    expect(Date.now()).toBeLessThan(expSeconds * 1000);
+    expect(starts.closed).toBe(0);
+
+    await waitFor(() => Date.now() >= expSeconds * 1000, "A's token to expire");
+    // Expired, but kept until a new session needs the room.
+    await expectRpcError(
+      client.listTools({ sessionId: "a" }, bearer(tA)),
+      Code.Unauthenticated,
+      "TOKEN_EXPIRED",
+    );
+    expect(app.sessions.size).toBe(2);
+    expect(processGone(pidA)).toBe(false);
+
+    const tC = h.jwt();
+    await initSession(client, upstream, "c", tC);
+    expect(app.sessions.size).toBe(2);
+    // A is gone for good: its child exited and its id is unknown.
+    await waitFor(() => processGone(pidA), `A's child ${pidA} to exit`);
+    await expectRpcError(
+      client.listTools({ sessionId: "a" }, bearer(tA)),
+      Code.NotFound,
+      "SESSION_NOT_FOUND",
+    );
+    expect(starts.closed).toBe(1);
+    expect(auditTrail(logs, ["session_closed"])).toEqual([["session_closed", "a", "evicted"]]);
+    // B is untouched: same child, still serving.
+    expect(processGone(pidB)).toBe(false);
+    expect(await childPid(client, "b", tB)).toBe(pidB);
+    expect(await childPid(client, "c", tC)).not.toBe(pidA);
+
+    // B and C are active: the next new session is refused, and neither is evicted.
+    await expectRpcError(newInit("d"), Code.ResourceExhausted, "SESSION_LIMIT_REACHED");
+    expect(starts.closed).toBe(1);
+    expect(app.sessions.size).toBe(2);
+    expect(toolNames(await client.listTools({ sessionId: "b" }, bearer(tB)))).toContain("info");
+  });
+
+  it("evicts a session whose MCP server exited to make room", async () => {
+    events = createEventLog();
+    const config = await limitedConfig({ maxSessions: 2 }, { mcpServers: fixtureServers(events) });
+    const { client, upstream, app, logs } = await appWithUpstream(h, config);
+    const tA = h.jwt();
+    const tB = h.jwt();
+    await initSession(client, upstream, "a", tA);
+    await initSession(client, upstream, "b", tB);
+    const pidA = await childPid(client, "a", tA);
+    const pidB = await childPid(client, "b", tB);
+    const newInit = (sessionId: string) =>
+      client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: h.jwt() });
+
+    await expectRpcError(
+      client.callTool({ sessionId: "a", name: "crash" }, bearer(tA)),
+      Code.Unavailable,
+      "MCP_SERVER_EXITED",
+    );
+    await waitFor(() => processGone(pidA), `A's child ${pidA} to exit`);
+    // Lost, but kept until a new session needs the room.
+    await expectRpcError(
+      client.listTools({ sessionId: "a" }, bearer(tA)),
+      Code.Unavailable,
+      "MCP_SERVER_EXITED",
+    );
+    expect(app.sessions.size).toBe(2);
+
+    await initSession(client, upstream, "c", h.jwt());
+    expect(app.sessions.size).toBe(2);
+    await expectRpcError(
+      client.listTools({ sessionId: "a" }, bearer(tA)),
+      Code.NotFound,
+      "SESSION_NOT_FOUND",
+    );
+    expect(auditTrail(logs, ["session_lost", "session_closed"])).toEqual([
+      ["session_lost", "a", undefined],
+      ["session_closed", "a", "evicted"],
+    ]);
+    expect(await childPid(client, "b", tB)).toBe(pidB);
+
+    await expectRpcError(newInit("d"), Code.ResourceExhausted, "SESSION_LIMIT_REACHED");
+    expect(auditTrail(logs, ["session_closed"])).toHaveLength(1);
+  });
+
+  it("never evicts active sessions, however old or idle", async () => {
+    const config = await limitedConfig({ maxSessions: 2 });
+    const { client, upstream, starts, app, logs } = await appWithUpstream(h, config);
+    const t1 = h.jwt();
+    const t2 = h.jwt();
+    await initSession(client, upstream, "s1", t1);
+    await initSession(client, upstream, "s2", t2);
+    for (let i = 0; i < 3; i++) {
+      await expectRpcError(
+        client.init({ sessionId: `n${i}`, apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
+        Code.ResourceExhausted,
+        "SESSION_LIMIT_REACHED",
+      );
+    }
+    expect(starts.closed).toBe(0);
+    expect(app.sessions.size).toBe(2);
+    expect(auditTrail(logs, ["session_closed"])).toEqual([]);
+    for (const [sessionId, token] of [
+      ["s1", t1],
+      ["s2", t2],
+    ] as const) {
+      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(2);
+    }
+  });
+
   it("cannot be exceeded by new Inits that run at the same time", async () => {
     const config = await limitedConfig({ maxSessions: 2 });
     const { client, upstream, starts, app } = await appWithUpstream(h, config);
@@ -330,6 +474,104 @@ describe("limits.maxInFlightCallsPerSession", () => {
     expect(results.map((r) => r.isError)).toEqual([false, false]);
     const after = await client.callTool(sleep(1), bearer(token));
     expect(after.isError).toBe(false);
+  });
+
+  it("counts ListTools and the listing an unknown tool name triggers against the cap", async () => {
+    events = createEventLog();
+    const log = events;
+    const config = await limitedConfig(
+      { maxInFlightCallsPerSession: 2 },
+      { mcpServers: fixtureServers(log) },
+    );
+    const { client, upstream } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    await initSession(client, upstream, "s1", token);
+    const callsInChild = () =>
+      log.read().filter((e) => e.event === "message" && e.method === "tools/call").length;
+
+    let finished = 0;
+    const sleepers = [1, 2].map(() =>
+      client
+        .callTool({ sessionId: "s1", name: "sleep", arguments: { ms: 2_000 } }, bearer(token))
+        .finally(() => finished++),
+    );
+    await waitFor(() => callsInChild() === 2, "both sleeps running in the child");
+    const lists = listsInChild(log);
+
+    const started = Date.now();
+    const list = await expectRpcError(
+      client.listTools({ sessionId: "s1" }, bearer(token)),
+      Code.ResourceExhausted,
+      "TOO_MANY_IN_FLIGHT_CALLS",
+    );
+    expect(list.info.metadata.max_in_flight_calls).toBe("2");
+    // Not TOOL_NOT_FOUND: the name is not even looked up, so the child is not asked.
+    await expectRpcError(
+      client.callTool({ sessionId: "s1", name: "no-such-tool" }, bearer(token)),
+      Code.ResourceExhausted,
+      "TOO_MANY_IN_FLIGHT_CALLS",
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(finished).toBe(0);
+    expect(listsInChild(log)).toBe(lists);
+    expect(callsInChild()).toBe(2);
+
+    expect((await Promise.all(sleepers)).map((r) => r.isError)).toEqual([false, false]);
+    // With the slots free again, both are served, one listing each.
+    expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(token)))).toContain(
+      "sleep",
+    );
+    await expectRpcError(
+      client.callTool({ sessionId: "s1", name: "no-such-tool" }, bearer(token)),
+      Code.NotFound,
+      "TOOL_NOT_FOUND",
+    );
+    expect(listsInChild(log)).toBe(lists + 2);
+  });
+
+  it("lets 200 concurrent calls of unknown tools run at most 2 listings at the child", async () => {
+    events = createEventLog();
+    const log = events;
+    // Each listing takes 300 ms at the child, so the calls overlap.
+    const config = await limitedConfig(
+      { maxInFlightCallsPerSession: 2 },
+      { mcpServers: fixtureServers(log, { FIXTURE_LIST_DELAY_MS: "300" }) },
+    );
+    const { client, upstream } = await appWithUpstream(h, config);
+    const token = h.jwt();
+    await initSession(client, upstream, "s1", token);
+    const before = log.read().length;
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        client.callTool({ sessionId: "s1", name: `missing-${i}` }, bearer(token)),
+      ),
+    );
+    const reasons = outcomes.map((o) =>
+      o.status === "rejected" ? toRpcFailure(o.reason).reason : "ok",
+    );
+    const notFound = reasons.filter((r) => r === "TOOL_NOT_FOUND").length;
+    const refused = reasons.filter((r) => r === "TOO_MANY_IN_FLIGHT_CALLS").length;
+    expect(notFound + refused).toBe(200);
+    expect(notFound).toBeGreaterThanOrEqual(1);
+
+    // Listings running at the child at once: +1 when one arrives, -1 when it is answered.
+    let running = 0;
+    let most = 0;
+    let listed = 0;
+    for (const e of log.read().slice(before)) {
+      if (e.event === "message" && e.method === "tools/list") {
+        listed++;
+        running++;
+        most = Math.max(most, running);
+      } else if (e.event === "list_answered") {
+        running--;
+      }
+    }
+    expect(most).toBeGreaterThanOrEqual(1);
+    expect(most).toBeLessThanOrEqual(2);
+    // Every call that got a slot listed once; no refused call reached the child.
+    expect(listed).toBe(notFound);
   });
 
   it("frees the slot of a call that failed", async () => {
