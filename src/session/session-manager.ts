@@ -19,6 +19,12 @@ import {
 } from "./session-errors.js";
 import type { SessionRecord, SessionRegistry } from "./session-registry.js";
 
+/**
+ * The wait suggested with `SESSION_LIMIT_REACHED`: sessions free up when
+ * their users close them or their tokens expire, which no one can predict.
+ */
+export const sessionLimitRetryMs = 5_000;
+
 /** What the session manager is built from. */
 export interface SessionManagerDeps {
   readonly registry: SessionRegistry;
@@ -97,7 +103,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       throw new ServiceError(
         "SESSION_LIMIT_REACHED",
         "This server holds as many sessions as it may; retry later or on another instance.",
-        { metadata: { max_sessions: String(maxSessions) } },
+        {
+          metadata: {
+            max_sessions: String(maxSessions),
+            retry_after_ms: String(sessionLimitRetryMs),
+          },
+        },
       );
     }
     log.info("validating credentials");

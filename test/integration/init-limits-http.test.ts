@@ -64,7 +64,7 @@ describe("RESOURCE_EXHAUSTED over HTTP", () => {
     expect(connect.json?.code).toBe("resource_exhausted");
     expect(jsonErrorInfo(connect.json)).toMatchObject({
       reason: "SESSION_LIMIT_REACHED",
-      metadata: { max_sessions: "1" },
+      metadata: { max_sessions: "1", retry_after_ms: "5000" },
     });
 
     const grpc = createClient(

@@ -269,6 +269,10 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  * - INVALID_ARGUMENT `INVALID_SESSION_ID`: `session_id` is longer than 128
  *   characters or has characters outside `A-Z a-z 0-9 _ - . : @`.
  * - UNAVAILABLE `SERVER_SHUTTING_DOWN`: the server is draining.
+ * - UNAUTHENTICATED `API_KEY_REQUIRED` / `API_KEY_INVALID`: the server
+ *   requires an API key in `x-api-key` and the call has none, or an unknown
+ *   one. UNAUTHENTICATED `CLIENT_CERTIFICATE_REQUIRED`: the server requires a
+ *   TLS client certificate its CA signed.
  *
  * `CallTool`, `ListTools` and `CloseSession` act on an existing session and
  * require its JWT as request metadata `authorization: Bearer <jwt_token>`.
@@ -289,17 +293,24 @@ export const SessionService: GenService<{
    * A new session, or new credentials for an existing one, are checked in
    * this order and the first failure is returned:
    * 1. INVALID_ARGUMENT `MISSING_PARAMETERS` / `INVALID_SESSION_ID`.
+   *    RESOURCE_EXHAUSTED `INIT_RATE_LIMITED`: too many Inits from this
+   *    caller or for this session_id (metadata `scope`, `retry_after_ms`).
    * 2. UNAUTHENTICATED `INVALID_API_URL`: not an absolute http(s) URL with a
    *    host, or it has userinfo or a fragment.
    * 3. UNAUTHENTICATED `INVALID_JWT_FORMAT`: not three non-empty base64url
    *    segments of at most 8 KiB with a JSON header whose `alg` is not
    *    `none`. UNAUTHENTICATED `TOKEN_EXPIRED`: its `exp` claim has passed.
+   *    RESOURCE_EXHAUSTED `SESSION_LIMIT_REACHED`: a new session would pass
+   *    the server's session cap (metadata `max_sessions`, `retry_after_ms`).
    * 4. `POST {api_url}/settings/validate` with the token as a bearer:
    *    UNAUTHENTICATED `CREDENTIALS_REJECTED` on 401 or 403; INTERNAL
    *    `UPSTREAM_TIMEOUT` when it takes longer than the configured timeout
    *    (5 s by default); INTERNAL `UPSTREAM_UNREACHABLE` when no connection
    *    can be made; INTERNAL `UPSTREAM_ERROR` on any other non-2xx status
-   *    (redirects are not followed).
+   *    (redirects are not followed). UNAUTHENTICATED `API_URL_NOT_ALLOWED`:
+   *    the server's outbound policy refuses the URL, its name does not
+   *    resolve, or it resolves to an address the policy denies; one message
+   *    for all, and no connection is made.
    * 5. INTERNAL `MCP_SERVER_START_FAILED`: a configured MCP server did not
    *    start; everything started for the request is torn down.
    *
@@ -323,8 +334,10 @@ export const SessionService: GenService<{
    * A tool that reports a failure (`isError`) is a normal response with
    * `is_error` set. Errors:
    * - NOT_FOUND `TOOL_NOT_FOUND`: no configured server has the tool.
-   * - INVALID_ARGUMENT `INVALID_TIMEOUT`: `timeout` is not positive or is
-   *   longer than the server's maximum tool timeout.
+   * - INVALID_ARGUMENT `INVALID_TIMEOUT`: `timeout` is not a valid positive
+   *   Duration or is longer than the server's maximum tool timeout.
+   * - RESOURCE_EXHAUSTED `TOO_MANY_IN_FLIGHT_CALLS`: the session already runs
+   *   as many MCP requests as the server allows; retry when one finished.
    * - INVALID_ARGUMENT `TOOL_INVALID_ARGUMENTS`: the MCP server rejected the
    *   arguments (JSON-RPC -32602).
    * - DEADLINE_EXCEEDED `MCP_TIMEOUT`: the tool did not answer in time.
