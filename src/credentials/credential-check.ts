@@ -8,7 +8,7 @@ import { statusLine } from "../outbound/status-line.js";
  * One message for every refusal of the outbound policy, so that Init cannot
  * tell "not allowed" from "does not resolve" or "private address".
  */
-export const apiUrlNotAllowedMessage =
+const apiUrlNotAllowedMessage =
   "api_url is not allowed: this server may only call the API origins its operator allows.";
 
 /**

@@ -1,5 +1,6 @@
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { ServiceError } from "../errors.js";
+import { withLinkedSignal } from "../linked-signal.js";
 import { mapMcpError } from "./map-mcp-error.js";
 import { lenientCallToolResultSchema, type ToolCallResult } from "./result-schemas.js";
 import type { ServerConnection } from "./server-connection.js";
@@ -62,7 +63,8 @@ export function createSessionClients(
 ): SessionClients {
   const prefixed = connections.length > 1;
   let inFlight = 0;
-  let index: Map<string, SessionTool> | undefined;
+  // Tool name -> the tool and the connection that serves it.
+  let index: Map<string, { tool: SessionTool; connection: ServerConnection }> | undefined;
   let lost = false;
 
   // Every MCP request of the session (tool calls, listings, the listing an
@@ -85,13 +87,16 @@ export function createSessionClients(
 
   async function listAll(options: McpCallOptions): Promise<SessionTool[]> {
     const perServer = await Promise.all(
-      connections.map((c) =>
-        guard(c, options.signal, (signal) => listServerTools(c, prefixed, { ...options, signal })),
-      ),
+      connections.map(async (connection) => {
+        const tools = await guard(connection, options.signal, (signal) =>
+          listServerTools(connection, prefixed, { ...options, signal }),
+        );
+        return tools.map((tool) => ({ tool, connection }));
+      }),
     );
-    const tools = perServer.flat();
-    index = new Map(tools.map((t) => [t.name, t]));
-    return tools;
+    const entries = perServer.flat();
+    index = new Map(entries.map((entry) => [entry.tool.name, entry]));
+    return entries.map((entry) => entry.tool);
   }
 
   const clients: SessionClients = {
@@ -106,18 +111,18 @@ export function createSessionClients(
     },
     callTool(name, args, options) {
       return withSlot(async () => {
-        let tool = index?.get(name);
-        if (tool === undefined) {
+        let entry = index?.get(name);
+        if (entry === undefined) {
           await listAll(options);
-          tool = index?.get(name);
+          entry = index?.get(name);
         }
-        const connection = connections.find((c) => c.name === tool?.server);
-        if (tool === undefined || connection === undefined) {
+        if (entry === undefined) {
           throw new ServiceError("TOOL_NOT_FOUND", "The session has no tool with this name.", {
             metadata: { tool: name.slice(0, 128) },
           });
         }
-        const params = { name: tool.tool.name, arguments: args };
+        const { connection } = entry;
+        const params = { name: entry.tool.tool.name, arguments: args };
         const started = performance.now();
         let outcome = "CANCELED";
         try {
@@ -170,20 +175,14 @@ async function guard<T>(
 ): Promise<T> {
   const context = { server: connection.name, signal, connectionClosed: connection.closed };
   if (connection.closed) throw mapMcpError(undefined, context);
-  // The SDK keeps its abort listener after the answer; the caller's signal
-  // aborts when the RPC ends, which would send a cancellation for a request
-  // already answered. The request's own signal follows the caller's only
-  // while the request runs.
-  const request = new AbortController();
-  const abort = () => request.abort(signal.reason);
-  if (signal.aborted) abort();
-  signal.addEventListener("abort", abort, { once: true });
   try {
-    return await run(request.signal);
+    // The SDK keeps its abort listener after the answer, and the caller's
+    // signal aborts when the RPC ends: the request gets its own signal that
+    // follows the caller's only while it runs, so no answered request is
+    // cancelled afterwards.
+    return await withLinkedSignal([signal], run);
   } catch (error) {
     if (!signal.aborted && isTransportFailure(error)) connection.markLost();
     throw mapMcpError(error, { ...context, connectionClosed: connection.closed });
-  } finally {
-    signal.removeEventListener("abort", abort);
   }
 }

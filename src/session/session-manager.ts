@@ -2,6 +2,7 @@ import { parseApiUrl } from "../credentials/api-url.js";
 import type { CredentialCheck } from "../credentials/credential-check.js";
 import { checkJwtFormat } from "../credentials/jwt-format.js";
 import { ServiceError } from "../errors.js";
+import { withLinkedSignal } from "../linked-signal.js";
 import type { AuditLog } from "../log/audit.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionClients } from "../mcp/session-clients.js";
@@ -9,7 +10,6 @@ import type { StartSessionClients } from "../mcp/start-session-clients.js";
 import { digest, digestsEqual } from "./digest.js";
 import { createInitQueue } from "./init-queue.js";
 import { checkInitInput, checkSessionId, type InitInput } from "./init-request.js";
-import { withLinkedSignal } from "./linked-signal.js";
 import {
   credentialsMismatch,
   sessionNotFound,
@@ -73,6 +73,8 @@ export interface SessionManager {
 interface LiveSession {
   record: SessionRecord;
   readonly clients: SessionClients;
+  /** Kept here, not in the record, so that a call does not copy the record. */
+  lastUsedAtMs: number;
 }
 
 /** Creates the session manager. Live clients stay in this process; records go to the registry. */
@@ -85,10 +87,10 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const lifetime = new AbortController();
   const maxSessions = deps.maxSessions ?? Number.POSITIVE_INFINITY;
   let draining = false;
-  // Inits under way for session ids without live clients: they count against maxSessions.
-  let creatingNew = 0;
-  // Session ids with an Init under way: never evicted, since that Init will keep them.
-  const creating = new Set<string>();
+  // Session ids with an Init under way (never evicted, since that Init will
+  // keep them), each marked whether it was new, i.e. counts against maxSessions.
+  const creating = new Map<string, boolean>();
+  const occupied = () => live.size + [...creating.values()].filter(Boolean).length;
 
   const expired = (record: SessionRecord) =>
     record.expiresAtMs !== undefined && record.expiresAtMs <= now();
@@ -98,8 +100,8 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const apiUrl = parseApiUrl(input.apiUrl);
     const { expiresAtMs } = checkJwtFormat(input.jwtToken, now());
     const isNew = !live.has(input.sessionId);
-    if (isNew && live.size + creatingNew >= maxSessions) await evictStale();
-    if (isNew && live.size + creatingNew >= maxSessions) {
+    if (isNew && occupied() >= maxSessions) await evictStale();
+    if (isNew && occupied() >= maxSessions) {
       throw new ServiceError(
         "SESSION_LIMIT_REACHED",
         "This server holds as many sessions as it may; retry later or on another instance.",
@@ -112,12 +114,10 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       );
     }
     log.info("validating credentials");
-    if (isNew) creatingNew++;
-    creating.add(input.sessionId);
+    creating.set(input.sessionId, isNew);
     try {
       return await createValidated(input, credentialDigest, runSignal, apiUrl, expiresAtMs);
     } finally {
-      if (isNew) creatingNew--;
       creating.delete(input.sessionId);
     }
   }
@@ -155,7 +155,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         throw error;
       }
       const previous = live.get(input.sessionId);
-      const session: LiveSession = { record, clients };
+      const session: LiveSession = { record, clients, lastUsedAtMs: at };
       live.set(input.sessionId, session);
       clients.onLost = (server) => markLost(session, server);
       clients.onToolCall = (call) =>
@@ -183,14 +183,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     if (session?.record.state !== "active" || session.clients.lost) return undefined;
     if (!digestsEqual(session.record.credentialDigest, credentialDigest)) return undefined;
     if (expired(session.record)) return undefined;
-    session.record = { ...session.record, lastUsedAtMs: now() };
+    session.lastUsedAtMs = now();
     logger.info({ session_id: input.sessionId }, "session reused");
     return { reused: true };
   }
 
   function markLost(session: LiveSession, server: string): void {
     const { sessionId } = session.record;
-    session.record = { ...session.record, state: "inactive" };
+    session.record = { ...session.record, state: "inactive", lastUsedAtMs: session.lastUsedAtMs };
     logger.warn({ session_id: sessionId, server }, "MCP server exited: session marked inactive");
     audit({ event: "session_lost", session_id: sessionId, server });
     const current = live.get(sessionId) === session;
@@ -275,7 +275,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       if (!digestsEqual(session.record.tokenDigest, digest(bearer))) throw credentialsMismatch();
       if (expired(session.record)) throw sessionTokenExpired();
       if (session.record.state !== "active" || session.clients.lost) throw sessionServerExited();
-      session.record = { ...session.record, lastUsedAtMs: now() };
+      session.lastUsedAtMs = now();
       return session.clients;
     },
     async close(sessionId, bearer) {

@@ -13,6 +13,7 @@ export interface SessionRecord {
   readonly state: "active" | "inactive";
   readonly servers: readonly string[];
   readonly createdAtMs: number;
+  /** As of the last write of the record; the live session keeps the current value. */
   readonly lastUsedAtMs: number;
   /** When the JWT's `exp` claim ends the session, if it has one. */
   readonly expiresAtMs?: number;

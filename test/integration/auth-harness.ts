@@ -196,3 +196,19 @@ export function pemCanaries(pem: Buffer): string[] {
     .map((line) => line.trim())
     .filter((line) => line.length >= 32 && !line.startsWith("-----"));
 }
+
+/** The `auth_failed` audit lines `service` logged while `act` ran, as `{audit, reason, remote_address}`. */
+export async function authFailures(service: LoggedService, act: () => Promise<unknown>) {
+  const from = service.log.lines.length;
+  await act();
+  return service.log.lines
+    .slice(from)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((e) => e.msg === "auth_failed")
+    .map(({ audit, reason, remote_address }) => ({ audit, reason, remote_address }));
+}
+
+/** One `auth_failed` line with `reason`, from a loopback caller. */
+export const authFailed = (reason: string) => [
+  { audit: true, reason, remote_address: "127.0.0.1" },
+];

@@ -6,6 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
+  authFailed,
+  authFailures,
   type LoggedService,
   type MtlsFiles,
   makeAuthConfig,
@@ -201,24 +203,11 @@ describe("client certificates on POST /init", () => {
 });
 
 describe("failed client certificate checks in the audit log", () => {
-  /** The `auth_failed` audit lines `service` logged while `act` ran. */
-  async function authFailures(service: LoggedService, act: () => Promise<unknown>) {
-    const from = service.log.lines.length;
-    await act();
-    const entries = service.log.lines
-      .slice(from)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    return entries
-      .filter((e) => e.msg === "auth_failed")
-      .map(({ audit, reason, remote_address }) => ({ audit, reason, remote_address }));
-  }
-  const failed = (reason: string) => [{ audit: true, reason, remote_address: "127.0.0.1" }];
-
   it.each(["none", "rogue"] as const)(
     "records certificate %s as CLIENT_CERTIFICATE_REQUIRED for RPCs and POST /init",
     async (who) => {
       const rpc = () => rpcFailure(grpcClient(certOnly, who).init(validInit(`audit-${who}`)));
-      expect(await authFailures(certOnly, rpc)).toEqual(failed("CLIENT_CERTIFICATE_REQUIRED"));
+      expect(await authFailures(certOnly, rpc)).toEqual(authFailed("CLIENT_CERTIFICATE_REQUIRED"));
       const input = validInit(`audit-alias-${who}`);
       const body = {
         session_id: input.sessionId,
@@ -226,13 +215,15 @@ describe("failed client certificate checks in the audit log", () => {
         jwt_token: input.jwtToken,
       };
       const alias = () => postJson(`${certOnly.url}/init`, body, { agent: agentFor(who) });
-      expect(await authFailures(certOnly, alias)).toEqual(failed("CLIENT_CERTIFICATE_REQUIRED"));
+      expect(await authFailures(certOnly, alias)).toEqual(
+        authFailed("CLIENT_CERTIFICATE_REQUIRED"),
+      );
     },
   );
 
   it("records a missing key behind a good certificate, and nothing once both are there", async () => {
     const noKey = () => rpcFailure(grpcClient(certAndKey, "good").init(validInit("audit-k1")));
-    expect(await authFailures(certAndKey, noKey)).toEqual(failed("API_KEY_REQUIRED"));
+    expect(await authFailures(certAndKey, noKey)).toEqual(authFailed("API_KEY_REQUIRED"));
     const both = () => grpcClient(certAndKey, "good", apiKey).init(validInit("audit-k2"));
     expect(await authFailures(certAndKey, both)).toEqual([]);
   });

@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
+  authFailed,
+  authFailures,
   type LoggedService,
   makeAuthConfig,
   sha256hex,
@@ -244,41 +246,30 @@ describe("API keys on POST /init", () => {
 });
 
 describe("failed caller authentication in the audit log", () => {
-  /** The `auth_failed` audit lines logged while `act` ran, as `{reason, remote_address}`. */
-  async function authFailures(act: () => Promise<unknown>) {
-    const from = service.log.lines.length;
-    await act();
-    const entries = service.log.lines
-      .slice(from)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    return entries
-      .filter((e) => e.msg === "auth_failed")
-      .map(({ audit, reason, remote_address }) => ({ audit, reason, remote_address }));
-  }
-  const failed = (reason: string) => [{ audit: true, reason, remote_address: "127.0.0.1" }];
+  const failures = (act: () => Promise<unknown>) => authFailures(service, act);
 
   it("records a missing and a wrong key over Connect JSON, with the caller's address", async () => {
-    expect(await authFailures(() => post(initPath, validInit("audit-none")))).toEqual(
-      failed("API_KEY_REQUIRED"),
+    expect(await failures(() => post(initPath, validInit("audit-none")))).toEqual(
+      authFailed("API_KEY_REQUIRED"),
     );
     expect(
-      await authFailures(() => post(initPath, validInit("audit-wrong"), { "x-api-key": wrongKey })),
-    ).toEqual(failed("API_KEY_INVALID"));
+      await failures(() => post(initPath, validInit("audit-wrong"), { "x-api-key": wrongKey })),
+    ).toEqual(authFailed("API_KEY_INVALID"));
     expect(
-      await authFailures(() =>
+      await failures(() =>
         post(`${servicePath}/ListTools`, { sessionId: "audit-x" }, { "x-api-key": wrongKey }),
       ),
-    ).toEqual(failed("API_KEY_INVALID"));
+    ).toEqual(authFailed("API_KEY_INVALID"));
   });
 
   it("records a wrong key over gRPC", async () => {
-    const failures = await authFailures(async () => {
+    const recorded = await failures(async () => {
       const failure = await rpcFailure(
         plain.init(validInit("audit-grpc"), { headers: { "x-api-key": wrongKey } }),
       );
       responses.push(failure.error.message);
     });
-    expect(failures).toEqual(failed("API_KEY_INVALID"));
+    expect(recorded).toEqual(authFailed("API_KEY_INVALID"));
   });
 
   it("records a missing and a wrong key on POST /init", async () => {
@@ -286,21 +277,19 @@ describe("failed caller authentication in the audit log", () => {
       const input = validInit(tag);
       return { session_id: input.sessionId, api_url: input.apiUrl, jwt_token: input.jwtToken };
     };
-    expect(await authFailures(() => post("/init", legacy("audit-alias-none")))).toEqual(
-      failed("API_KEY_REQUIRED"),
+    expect(await failures(() => post("/init", legacy("audit-alias-none")))).toEqual(
+      authFailed("API_KEY_REQUIRED"),
     );
     expect(
-      await authFailures(() =>
-        post("/init", legacy("audit-alias-wrong"), { "x-api-key": wrongKey }),
-      ),
-    ).toEqual(failed("API_KEY_INVALID"));
+      await failures(() => post("/init", legacy("audit-alias-wrong"), { "x-api-key": wrongKey })),
+    ).toEqual(authFailed("API_KEY_INVALID"));
   });
 
   it("records nothing for an accepted key, and no key ever reaches a log line", async () => {
     expect(
-      await authFailures(() => post(initPath, validInit("audit-ok"), { "x-api-key": backendKey })),
+      await failures(() => post(initPath, validInit("audit-ok"), { "x-api-key": backendKey })),
     ).toEqual([]);
-    expect(await authFailures(() => keyed.init(validInit("audit-ok-grpc")))).toEqual([]);
+    expect(await failures(() => keyed.init(validInit("audit-ok-grpc")))).toEqual([]);
     const text = service.log.text();
     expect(text).toContain("auth_failed");
     expect(canaries.filter((key) => text.includes(key))).toEqual([]);
