@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
@@ -10,6 +11,7 @@ import { createInitRateCheck } from "./limits/init-limits.js";
 import { createAuditLog } from "./log/audit.js";
 import type { Logger } from "./log/logger.js";
 import {
+  countProcesses,
   createSessionClientStarter,
   type StartSessionClients,
 } from "./mcp/start-session-clients.js";
@@ -18,6 +20,8 @@ import { createGuardedHttpClient } from "./outbound/guarded-http-client.js";
 import type { Resolver } from "./outbound/guarded-lookup.js";
 import type { OutboundClient } from "./outbound/http-client.js";
 import { createOutboundPolicy, type OutboundPolicy } from "./outbound/outbound-policy.js";
+import { createProcessGuardian } from "./process/guardian.js";
+import { createProcessBudget } from "./process/process-budget.js";
 import { createRoutes } from "./routes.js";
 import { createAuthInterceptor } from "./rpc/auth-interceptor.js";
 import { kCallerCredentials } from "./rpc/caller-context.js";
@@ -56,8 +60,11 @@ export interface App {
   readonly sessions: SessionManager;
   /** Refuses new Inits and calls with UNAVAILABLE `SERVER_SHUTTING_DOWN`; running calls go on. */
   drain(): void;
-  /** Ends running handlers with `SERVER_SHUTTING_DOWN`, then closes every session. */
-  close(): Promise<void>;
+  /**
+   * Ends running handlers with `SERVER_SHUTTING_DOWN`, then closes every
+   * session, within `budgetMs` when given (see SessionManager.closeAll).
+   */
+  close(budgetMs?: number): Promise<void>;
 }
 
 /** Wires config into the session manager, the services and the HTTP handler. */
@@ -66,7 +73,17 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     options.http ?? createGuardedHttpClient(createOutboundPolicy(config.outbound), options.resolve);
   const checkCredentials = createCredentialCheck({ http, ...config.credentialCheck });
   const fetch = createGuardedFetch(mcpServersPolicy(config.mcpServers), options.resolve);
-  const starter = createSessionClientStarter(config.mcpServers, { config, http, fetch, logger });
+  const processes = createProcessBudget(config.limits.maxChildProcesses);
+  const guardian = createProcessGuardian(logger);
+  const starter = createSessionClientStarter(config.mcpServers, {
+    config,
+    http,
+    fetch,
+    logger,
+    processes,
+    guardian,
+  });
+  const processesPerStart = countProcesses(config.mcpServers);
   const audit = createAuditLog(logger, config.audit);
   const sessions = createSessionManager({
     registry: createMemorySessionRegistry(),
@@ -75,6 +92,9 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     logger,
     checkInitRate: createInitRateCheck(config.limits),
     maxSessions: config.limits.maxSessions,
+    reserveProcesses: () => processes.reserve(processesPerStart),
+    lifetime: config.sessions,
+    restart: config.sessions.restart,
     audit,
   });
   const checkCaller = createCallerAuth({
@@ -98,6 +118,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const routes = createRoutes(new SessionServiceImpl(sessions, config.tools));
   const interceptors = [createErrorInterceptor(logger), createAuthInterceptor(authenticate)];
   const shutdown = new AbortController();
+  // Every running request listens to it: there is no sensible maximum.
+  setMaxListeners(0, shutdown.signal);
   const adapter = connectNodeAdapter({
     routes,
     interceptors,
@@ -122,9 +144,10 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     drain() {
       sessions.drain();
     },
-    async close() {
+    async close(budgetMs) {
       shutdown.abort(toConnectError(shuttingDown()));
-      await sessions.closeAll();
+      await sessions.closeAll(budgetMs);
+      guardian.close();
     },
   };
 }

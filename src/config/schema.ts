@@ -18,6 +18,8 @@ function positiveInt(defaultValue: number, max: number, unit: string) {
 
 // Durations above an hour are typos (seconds vs milliseconds), not policy.
 const durationMs = (defaultValue: number) => positiveInt(defaultValue, hourMs, "ms");
+// Session lifetimes may reach a week.
+const lifetimeMs = (defaultValue: number) => positiveInt(defaultValue, 7 * 24 * hourMs, "ms");
 const byteSize = (defaultValue: number) => positiveInt(defaultValue, 256 * mib, "bytes");
 
 // YAML turns a section whose keys are all commented out into null: treat it as absent.
@@ -202,6 +204,34 @@ export const configSchema = z.strictObject({
         maxInFlightCallsPerSession: positiveInt(16, 10_000, "calls"),
         initPerCaller: rate(60, 10),
         initPerSession: rate(10, 1),
+        maxChildProcesses: positiveInt(256, 100_000, "processes"),
+      })
+      .prefault({}),
+  ),
+  sessions: section(
+    z
+      .strictObject({
+        idleTimeoutMs: lifetimeMs(30 * 60_000),
+        maxLifetimeMs: lifetimeMs(12 * hourMs),
+        restart: section(
+          z
+            .strictObject({
+              backoffMs: durationMs(1_000),
+              maxBackoffMs: durationMs(30_000),
+              crashBudget: positiveInt(5, 1_000, "crashes"),
+              crashWindowMs: lifetimeMs(300_000),
+            })
+            .prefault({}),
+        ),
+      })
+      .prefault({}),
+  ),
+  stdio: section(
+    z
+      .strictObject({
+        stopGraceMs: durationMs(2_000),
+        maxMessageBytes: byteSize(16 * mib),
+        maxStderrBytesPerSecond: byteSize(mib),
       })
       .prefault({}),
   ),

@@ -69,6 +69,44 @@ export interface Config {
     readonly initPerCaller: { readonly burst: number; readonly perSecond: number };
     /** Init rate per session_id. Default burst 10, 1/s. */
     readonly initPerSession: { readonly burst: number; readonly perSecond: number };
+    /**
+     * Most stdio server processes alive at once, counting those still
+     * starting and those still exiting. Default 256.
+     */
+    readonly maxChildProcesses: number;
+  };
+  /** How long sessions live and how crashed MCP servers come back. */
+  readonly sessions: {
+    /** A session unused for this long is closed. Default 1800000 (30 min). */
+    readonly idleTimeoutMs: number;
+    /** A session is closed this long after its Init, used or not. Default 43200000 (12 h). */
+    readonly maxLifetimeMs: number;
+    /** When a session whose MCP server crashed or failed to start may start again. */
+    readonly restart: {
+      /** Wait before the second restart within `crashWindowMs`; doubles after each crash. Default 1000. */
+      readonly backoffMs: number;
+      /** Longest wait between restarts. Default 30000. */
+      readonly maxBackoffMs: number;
+      /** Crashes within `crashWindowMs` after which restarts stop until the oldest leaves it. Default 5. */
+      readonly crashBudget: number;
+      /** Default 300000 (5 min). */
+      readonly crashWindowMs: number;
+    };
+  };
+  /** How stdio MCP server processes are run and stopped. */
+  readonly stdio: {
+    /**
+     * After stdin closes, how long a server gets to exit before its process
+     * group gets SIGTERM, and again before SIGKILL. Default 2000.
+     */
+    readonly stopGraceMs: number;
+    /** Longest JSON-RPC line a server may write to stdout; a longer one ends it. Default 16 MiB. */
+    readonly maxMessageBytes: number;
+    /**
+     * Sustained stderr a server may write; ten seconds' worth may come at
+     * once. A server over it is ended. Default 1 MiB/s.
+     */
+    readonly maxStderrBytesPerSecond: number;
   };
   /** Rules for every outbound HTTP call made for a user (credential check, built-in tools). */
   readonly outbound: {

@@ -1,5 +1,14 @@
 import type { Logger } from "./logger.js";
 
+/** Why a session was closed. */
+export type SessionEndWhy =
+  | "closed"
+  | "shutdown"
+  | "evicted"
+  | "idle_timeout"
+  | "max_lifetime"
+  | "token_expired";
+
 /** One audit event: what happened to which session, never a credential. */
 export type AuditEvent =
   | {
@@ -16,13 +25,28 @@ export type AuditEvent =
     }
   | { readonly event: "session_replaced"; readonly session_id: string }
   | {
+      readonly event: "session_restarted";
+      readonly session_id: string;
+      /** The server whose loss made the restart necessary. */
+      readonly server: string;
+    }
+  | {
       readonly event: "session_closed";
       readonly session_id: string;
-      /** `evicted`: expired or lost, removed to make room under `limits.maxSessions`. */
-      readonly why: "closed" | "shutdown" | "evicted";
+      /**
+       * `evicted`: expired or lost, removed to make room under `limits.maxSessions`;
+       * `idle_timeout`, `max_lifetime`, `token_expired`: ended by its lifetime.
+       */
+      readonly why: SessionEndWhy;
     }
   | { readonly event: "auth_failed"; readonly reason: string; readonly remote_address: string }
-  | { readonly event: "session_lost"; readonly session_id: string; readonly server: string }
+  | {
+      readonly event: "session_lost";
+      readonly session_id: string;
+      readonly server: string;
+      /** `exited`, `stdout_flood`, `stderr_flood` or `connection_lost`. */
+      readonly why: string;
+    }
   | {
       readonly event: "tool_called";
       readonly session_id: string;

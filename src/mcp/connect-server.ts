@@ -1,6 +1,4 @@
-import { Readable } from "node:stream";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -9,8 +7,16 @@ import { renderRecord } from "../config/template.js";
 import type { Config, McpServerConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import type { OutboundClient } from "../outbound/http-client.js";
-import { createServerConnection, type ServerConnection } from "./server-connection.js";
-import { forwardStderrLines } from "./stderr-lines.js";
+import type { ProcessGuardian } from "../process/guardian.js";
+import type { ProcessBudget, ProcessReservation } from "../process/process-budget.js";
+import { createByteBudget } from "./byte-budget.js";
+import {
+  createServerConnection,
+  type LostReason,
+  type ServerConnection,
+  type StopServer,
+} from "./server-connection.js";
+import { StdioProcessTransport } from "./stdio-process-transport.js";
 import { clientInfo } from "./version.js";
 
 /** The credentials of one session, as the server templates see them. */
@@ -22,13 +28,21 @@ export interface SessionCredentials {
 
 /** What connecting a server needs besides its own config. */
 export interface ConnectDeps {
-  readonly config: Pick<Config, "builtin" | "tools" | "limits">;
+  readonly config: Pick<Config, "builtin" | "tools" | "limits" | "stdio">;
   /** Outbound HTTP for the built-in server, behind the user-facing outbound policy. */
   readonly http: OutboundClient;
   /** `fetch` for Streamable HTTP servers, limited to the configured servers' origins. */
   readonly fetch: FetchLike;
   readonly logger: Logger;
+  /** Counts stdio server processes against `limits.maxChildProcesses`. */
+  readonly processes: ProcessBudget;
+  /** Kills every stdio server's process group if the service dies. */
+  readonly guardian: ProcessGuardian;
 }
+
+// stderr lines logged per second per server (with a burst); more are counted, not logged.
+const stderrLinesPerSecond = 50;
+const stderrLineBurst = 200;
 
 /**
  * Starts (stdio), reaches (Streamable HTTP) or creates (built-in) one MCP
@@ -42,10 +56,17 @@ export async function connectServer(
   credentials: SessionCredentials,
   deps: ConnectDeps,
   signal: AbortSignal,
+  reservation: ProcessReservation,
 ): Promise<ServerConnection> {
-  const { transport, stop } = createTransport(name, server, credentials, deps);
+  const { transport, stop, lostReason } = createTransport(
+    name,
+    server,
+    credentials,
+    deps,
+    reservation,
+  );
   const client = new Client(clientInfo, { capabilities: {} });
-  const connection = createServerConnection(name, client, stop);
+  const connection = createServerConnection(name, client, stop, lostReason);
   try {
     await client.connect(transport, { timeout: deps.config.tools.startTimeoutMs, signal });
   } catch (error) {
@@ -60,7 +81,8 @@ function createTransport(
   server: McpServerConfig,
   credentials: SessionCredentials,
   deps: ConnectDeps,
-): { transport: Transport; stop: () => Promise<void> } {
+  reservation: ProcessReservation,
+): { transport: Transport; stop: StopServer; lostReason?: () => LostReason | undefined } {
   const vars = {
     apiUrl: credentials.apiUrl.href,
     jwtToken: credentials.jwtToken,
@@ -68,22 +90,24 @@ function createTransport(
   };
   switch (server.type) {
     case "stdio": {
-      const transport = new StdioClientTransport({
+      const log = deps.logger.child({ server: name, session_id: credentials.sessionId });
+      const transport = new StdioProcessTransport({
         command: server.command,
-        args: [...server.args],
+        args: server.args,
         env: renderRecord(server.env, vars),
         ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
-        stderr: "pipe",
+        ...deps.config.stdio,
+        stderr: stderrLogger(log, credentials.jwtToken),
+        reservation,
+        onExited: () => deps.processes.exited(),
+        guardian: deps.guardian,
       });
-      const log = deps.logger.child({ server: name, session_id: credentials.sessionId });
-      const stderr = transport.stderr;
-      // The logger masks JWT shapes; the session's own token is masked whatever its shape.
-      const mask = (line: string) => line.split(credentials.jwtToken).join("[REDACTED]");
-      if (stderr instanceof Readable) {
-        forwardStderrLines(stderr, (line) => log.info({ stderr: mask(line) }, "mcp server stderr"));
-      }
-      // Closing the client closes this transport, which ends the child.
-      return { transport, stop: async () => {} };
+      return {
+        transport,
+        // Closing the client closes the transport too, with the configured grace.
+        stop: (graceMs) => (graceMs === undefined ? Promise.resolve() : transport.stop(graceMs)),
+        lostReason: () => transport.lostReason,
+      };
     }
     case "http": {
       const transport = new StreamableHTTPClientTransport(new URL(server.url), {
@@ -115,4 +139,29 @@ function createTransport(
       };
     }
   }
+}
+
+// Logs a server's stderr lines with the session's own token masked (the
+// logger masks JWT shapes; this masks the token whatever its shape), at a
+// bounded rate: a chatty server cannot flood the service's log. Lines over
+// the rate are counted in the next logged line, or in a last line when the
+// server ends.
+function stderrLogger(log: Logger, jwtToken: string) {
+  const budget = createByteBudget(stderrLinesPerSecond, stderrLineBurst);
+  let dropped = 0;
+  return {
+    line(line: string): void {
+      if (!budget.take(1)) {
+        dropped++;
+        return;
+      }
+      const stderr = line.split(jwtToken).join("[REDACTED]");
+      log.info({ stderr, ...(dropped > 0 ? { dropped_lines: dropped } : {}) }, "mcp server stderr");
+      dropped = 0;
+    },
+    end(): void {
+      if (dropped > 0) log.info({ dropped_lines: dropped }, "mcp server stderr lines dropped");
+      dropped = 0;
+    },
+  };
 }

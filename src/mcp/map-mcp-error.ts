@@ -1,6 +1,7 @@
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { ServiceError } from "../errors.js";
 import { redactText } from "../log/redact.js";
+import type { LostReason } from "./server-connection.js";
 
 const maxServerMessageLength = 500;
 
@@ -15,7 +16,12 @@ const maxServerMessageLength = 500;
  */
 export function mapMcpError(
   error: unknown,
-  context: { server: string; signal: AbortSignal; connectionClosed: boolean },
+  context: {
+    server: string;
+    signal: AbortSignal;
+    connectionClosed: boolean;
+    lostReason?: LostReason | undefined;
+  },
 ): unknown {
   const { server, signal } = context;
   if (signal.aborted) {
@@ -23,8 +29,7 @@ export function mapMcpError(
   }
   const metadata = { server };
   if (context.connectionClosed || isMcpError(error, ErrorCode.ConnectionClosed)) {
-    const message = `MCP server "${server}" closed the connection; call Init again to restart the session.`;
-    return new ServiceError("MCP_SERVER_EXITED", message, { metadata, cause: error });
+    return serverLost(server, context.lostReason ?? { why: "connection_lost" }, error);
   }
   if (isMcpError(error, ErrorCode.RequestTimeout)) {
     const message = `MCP server "${server}" did not answer in time.`;
@@ -39,6 +44,36 @@ export function mapMcpError(
   return new ServiceError(reason, `MCP server "${server}" answered: ${detail}`, {
     metadata: { ...metadata, mcp_code: String(error.code) },
     cause: error,
+  });
+}
+
+const lostMessages: Record<LostReason["why"], string> = {
+  exited: "exited",
+  stdout_flood: "was stopped: it wrote a stdout line longer than stdio.maxMessageBytes",
+  stderr_flood: "was stopped: it wrote stderr faster than stdio.maxStderrBytesPerSecond",
+  connection_lost: "closed the connection",
+};
+
+/**
+ * UNAVAILABLE `MCP_SERVER_EXITED` for a server that went away, saying why in
+ * `why` (and `exit_code` or `signal` when it exited).
+ */
+export function serverLost(server: string, reason: LostReason, cause?: unknown): ServiceError {
+  const how =
+    reason.signal !== undefined
+      ? ` (signal ${reason.signal})`
+      : reason.exitCode !== undefined
+        ? ` (exit code ${reason.exitCode})`
+        : "";
+  const message = `MCP server "${server}" ${lostMessages[reason.why]}${how}; the next call or Init restarts the session.`;
+  return new ServiceError("MCP_SERVER_EXITED", message, {
+    metadata: {
+      server,
+      why: reason.why,
+      ...(reason.exitCode === undefined ? {} : { exit_code: String(reason.exitCode) }),
+      ...(reason.signal === undefined ? {} : { signal: reason.signal }),
+    },
+    cause,
   });
 }
 

@@ -1,5 +1,22 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 
+/** Why a connection ended without `close()`. */
+export interface LostReason {
+  /**
+   * `exited`: the server process exited or was killed by someone else;
+   * `stdout_flood` / `stderr_flood`: the service ended a server that wrote
+   * past `stdio.maxMessageBytes` / `stdio.maxStderrBytesPerSecond`;
+   * `connection_lost`: a remote server dropped the connection or forgot
+   * the MCP session.
+   */
+  readonly why: "exited" | "stdout_flood" | "stderr_flood" | "connection_lost";
+  readonly exitCode?: number;
+  readonly signal?: string;
+}
+
+/** How a connection ends its server: `graceMs` bounds each step for stdio servers. */
+export type StopServer = (graceMs?: number) => Promise<void>;
+
 /**
  * One live MCP client connection of one session to one configured server.
  * It owns its `Client` and transport; nothing is shared between sessions.
@@ -10,54 +27,66 @@ export interface ServerConnection {
   readonly client: Client;
   /** True once the connection closed, by `close()` or because the server went away. */
   readonly closed: boolean;
+  /** Why the connection was lost; undefined while it works or after `close()`. */
+  readonly lostReason: LostReason | undefined;
   /**
    * Called once when the connection closes without `close()` being called:
    * the server exited or dropped the connection.
    */
   onLost: ((name: string) => void) | undefined;
-  /** Closes the client and ends the server (child process, HTTP session). Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Ends the server (child process, HTTP session) and closes the client.
+   * Idempotent. `graceMs` shortens a stdio server's grace (at shutdown).
+   */
+  close(graceMs?: number): Promise<void>;
   /**
    * Declares the connection broken (a transport request failed), fires
    * `onLost` once and closes the client.
    */
-  markLost(): void;
+  markLost(reason?: LostReason): void;
 }
 
 /**
- * Wraps a client. `beforeClose` runs before the client closes its transport
- * (to end a remote session while the connection still works). `onclose`
- * handlers can fire more than once (the in-memory pair does), so the state
- * changes only on the first call.
+ * Wraps a client. `stop` runs before the client closes its transport (to
+ * end a remote session while the connection still works, or to stop a
+ * process within a grace). `transportLostReason` tells why the transport
+ * ended on its own. `onclose` handlers can fire more than once (the
+ * in-memory pair does), so the state changes only on the first call.
  */
 export function createServerConnection(
   name: string,
   client: Client,
-  beforeClose: () => Promise<void>,
+  stop: StopServer,
+  transportLostReason: () => LostReason | undefined = () => undefined,
 ): ServerConnection {
   let closed = false;
   let closing: Promise<void> | undefined;
+  let lostReason: LostReason | undefined;
   const connection: ServerConnection = {
     name,
     client,
     get closed() {
       return closed;
     },
+    get lostReason() {
+      return lostReason;
+    },
     onLost: undefined,
-    close() {
+    close(graceMs) {
       closing ??= (async () => {
         closed = true;
         try {
-          await beforeClose();
+          await stop(graceMs);
         } finally {
           await client.close();
         }
       })();
       return closing;
     },
-    markLost() {
+    markLost(reason) {
       if (closed) return;
       closed = true;
+      lostReason = transportLostReason() ?? reason ?? { why: "connection_lost" };
       connection.onLost?.(name);
       connection.close().catch(() => {});
     },

@@ -3,7 +3,7 @@ import { ServiceError } from "../errors.js";
 import { withLinkedSignal } from "../linked-signal.js";
 import { mapMcpError } from "./map-mcp-error.js";
 import { lenientCallToolResultSchema, type ToolCallResult } from "./result-schemas.js";
-import type { ServerConnection } from "./server-connection.js";
+import type { LostReason, ServerConnection } from "./server-connection.js";
 import { listServerTools, type SessionTool } from "./tool-index.js";
 import { isTransportFailure } from "./transport-failure.js";
 
@@ -29,10 +29,14 @@ export interface McpCallOptions {
  */
 export interface SessionClients {
   readonly servers: readonly string[];
-  /** True once any server went away; the session must then be re-created by Init. */
+  /** True once any server went away; the session must then be restarted. */
   readonly lost: boolean;
-  /** Called once, when the first server goes away. */
-  onLost: ((server: string) => void) | undefined;
+  /** MCP requests running now. */
+  readonly inFlight: number;
+  /** When the last MCP request ended (`Date.now()`), or 0 before any. */
+  readonly lastActiveAtMs: number;
+  /** Called once, when the first server goes away, with why it did. */
+  onLost: ((server: string, reason: LostReason) => void) | undefined;
   /** Called after every tool call that reached a server, with its outcome. */
   onToolCall: ((call: ToolCallRecord) => void) | undefined;
   /** Every tool of every server; rejects with ServiceError or the caller's abort reason. */
@@ -48,8 +52,12 @@ export interface SessionClients {
     args: Record<string, unknown>,
     options: McpCallOptions,
   ): Promise<ToolCallResult>;
-  /** Closes every connection. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Closes every connection; `graceMs` shortens stdio servers' grace.
+   * Requests still running then fail with `cause` when given (why the
+   * session ended), else as the lost connection. Idempotent.
+   */
+  close(graceMs?: number, cause?: ServiceError): Promise<void>;
 }
 
 /**
@@ -63,6 +71,8 @@ export function createSessionClients(
 ): SessionClients {
   const prefixed = connections.length > 1;
   let inFlight = 0;
+  let lastActiveAtMs = 0;
+  let closeCause: ServiceError | undefined;
   // Tool name -> the tool and the connection that serves it.
   let index: Map<string, { tool: SessionTool; connection: ServerConnection }> | undefined;
   let lost = false;
@@ -80,8 +90,11 @@ export function createSessionClients(
     inFlight++;
     try {
       return await run();
+    } catch (error) {
+      throw closeCause ?? error;
     } finally {
       inFlight--;
+      lastActiveAtMs = Date.now();
     }
   }
 
@@ -103,6 +116,12 @@ export function createSessionClients(
     servers: connections.map((c) => c.name),
     get lost() {
       return lost;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get lastActiveAtMs() {
+      return lastActiveAtMs;
     },
     onLost: undefined,
     onToolCall: undefined,
@@ -146,15 +165,16 @@ export function createSessionClients(
         }
       });
     },
-    async close() {
-      await Promise.allSettled(connections.map((c) => c.close()));
+    async close(graceMs, cause) {
+      closeCause ??= cause;
+      await Promise.allSettled(connections.map((c) => c.close(graceMs)));
     },
   };
   for (const connection of connections) {
     connection.onLost = (server) => {
       if (lost) return;
       lost = true;
-      clients.onLost?.(server);
+      clients.onLost?.(server, connection.lostReason ?? { why: "connection_lost" });
     };
     connection.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
       index = undefined;
@@ -173,7 +193,12 @@ async function guard<T>(
   signal: AbortSignal,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const context = { server: connection.name, signal, connectionClosed: connection.closed };
+  const context = {
+    server: connection.name,
+    signal,
+    connectionClosed: connection.closed,
+    lostReason: connection.lostReason,
+  };
   if (connection.closed) throw mapMcpError(undefined, context);
   try {
     // The SDK keeps its abort listener after the answer, and the caller's
@@ -183,6 +208,10 @@ async function guard<T>(
     return await withLinkedSignal([signal], run);
   } catch (error) {
     if (!signal.aborted && isTransportFailure(error)) connection.markLost();
-    throw mapMcpError(error, { ...context, connectionClosed: connection.closed });
+    throw mapMcpError(error, {
+      ...context,
+      connectionClosed: connection.closed,
+      lostReason: connection.lostReason,
+    });
   }
 }

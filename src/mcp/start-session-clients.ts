@@ -1,13 +1,23 @@
 import type { McpServerConfig } from "../config/types.js";
 import { ServiceError } from "../errors.js";
+import type { ProcessReservation } from "../process/process-budget.js";
 import { type ConnectDeps, connectServer, type SessionCredentials } from "./connect-server.js";
 import { createSessionClients, type SessionClients } from "./session-clients.js";
 
-/** Starts a session's MCP servers; rejects with `MCP_SERVER_START_FAILED`. */
+/**
+ * Starts a session's MCP servers; rejects with `MCP_SERVER_START_FAILED`.
+ * Spawned processes are taken from `reservation` (see `countProcesses`).
+ */
 export type StartSessionClients = (
   credentials: SessionCredentials,
   signal: AbortSignal,
+  reservation: ProcessReservation,
 ) => Promise<SessionClients>;
+
+/** How many processes one start of `servers` spawns: one per stdio server. */
+export function countProcesses(servers: Readonly<Record<string, McpServerConfig>>): number {
+  return Object.values(servers).filter((server) => server.type === "stdio").length;
+}
 
 /**
  * Creates the function that starts every configured server for a session,
@@ -19,9 +29,11 @@ export function createSessionClientStarter(
   deps: ConnectDeps,
 ): StartSessionClients {
   const entries = Object.entries(servers);
-  return async (credentials, signal) => {
+  return async (credentials, signal, reservation) => {
     const results = await Promise.allSettled(
-      entries.map(([name, server]) => connectServer(name, server, credentials, deps, signal)),
+      entries.map(([name, server]) =>
+        connectServer(name, server, credentials, deps, signal, reservation),
+      ),
     );
     const connections = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     const failedAt = results.findIndex((r) => r.status === "rejected");

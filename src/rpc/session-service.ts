@@ -40,7 +40,11 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
 
   async callTool(req: CallToolRequest, ctx: HandlerContext): Promise<CallToolResponse> {
     checkRequired({ session_id: req.sessionId, name: req.name });
-    const clients = await this.sessions.open(req.sessionId, bearerToken(ctx.requestHeader));
+    const clients = await this.sessions.open(
+      req.sessionId,
+      bearerToken(ctx.requestHeader),
+      ctx.signal,
+    );
     const timeoutMs = resolveToolTimeout(toMs(req.timeout), ctx.timeoutMs(), this.limits);
     const args: JsonObject = req.arguments ?? {};
     const result = await clients.callTool(req.name, args, { signal: ctx.signal, timeoutMs });
@@ -48,7 +52,11 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
   }
 
   async listTools(req: ListToolsRequest, ctx: HandlerContext): Promise<ListToolsResponse> {
-    const clients = await this.sessions.open(req.sessionId, bearerToken(ctx.requestHeader));
+    const clients = await this.sessions.open(
+      req.sessionId,
+      bearerToken(ctx.requestHeader),
+      ctx.signal,
+    );
     const timeoutMs = resolveToolTimeout(undefined, ctx.timeoutMs(), this.limits);
     const tools = await clients.listTools({ signal: ctx.signal, timeoutMs });
     return create(ListToolsResponseSchema, { tools: tools.map(toProtoTool) });

@@ -14,6 +14,8 @@ import { routeByPreface } from "./protocol-sniffer.js";
 
 // How long the answers of handlers ended at the end of the grace period may take to go out.
 const responseFlushMs = 1_000;
+// The most of the shutdown grace period kept for closing sessions (a quarter when shorter).
+const closeReserveMs = 2_000;
 
 /** A listening server. */
 export interface RunningServer {
@@ -23,8 +25,10 @@ export interface RunningServer {
   readonly url: string;
   /**
    * Stops accepting connections, sends HTTP/2 GOAWAY, lets in-flight
-   * requests finish for up to `shutdownGraceMs`, then closes every session
-   * and every connection. Idempotent.
+   * requests finish for up to `shutdownGraceMs` less the time kept for
+   * closing sessions (a quarter, at most 2 s), ends the rest with
+   * `SERVER_SHUTTING_DOWN`, then closes every session and every connection,
+   * all within `shutdownGraceMs`. Idempotent.
    */
   shutdown(): Promise<void>;
 }
@@ -93,11 +97,15 @@ export async function startServer(
         logger.info("shutting down: no new connections");
         listener.close();
         app.drain();
-        const finished = await drain.start(config.shutdownGraceMs);
+        const grace = config.shutdownGraceMs;
+        const deadline = performance.now() + grace;
+        // The end of the grace period is kept for closing sessions, so that
+        // the whole shutdown fits in it.
+        const finished = await drain.start(grace - Math.min(grace / 4, closeReserveMs));
         logger.info({ in_flight_finished: finished }, "draining done; closing sessions");
-        await app.close();
+        await app.close(deadline - performance.now());
         // Handlers ended by close() still write their SERVER_SHUTTING_DOWN answers.
-        await drain.idle(responseFlushMs);
+        await drain.idle(Math.max(0, Math.min(responseFlushMs, deadline - performance.now())));
         drain.destroyAll();
         logger.info("shutdown complete");
       })();

@@ -13,11 +13,23 @@ export function sessionNotFound(): ServiceError {
   return new ServiceError("SESSION_NOT_FOUND", "No session has this id; call Init first.");
 }
 
-/** A server of the session went away; the session waits for a new Init. */
-export function sessionServerExited(): ServiceError {
+/**
+ * The wait suggested with `SESSION_LIMIT_REACHED`: sessions free up when
+ * their users close them or they end, which no one can predict exactly.
+ */
+export const sessionLimitRetryMs = 5_000;
+
+/** RESOURCE_EXHAUSTED: the service holds `maxSessions` sessions. */
+export function sessionLimitReached(maxSessions: number): ServiceError {
   return new ServiceError(
-    "MCP_SERVER_EXITED",
-    "An MCP server of this session exited; call Init again to restart the session.",
+    "SESSION_LIMIT_REACHED",
+    "This server holds as many sessions as it may; retry later or on another instance.",
+    {
+      metadata: {
+        max_sessions: String(maxSessions),
+        retry_after_ms: String(sessionLimitRetryMs),
+      },
+    },
   );
 }
 
@@ -34,5 +46,20 @@ export function shuttingDown(): ServiceError {
   return new ServiceError(
     "SERVER_SHUTTING_DOWN",
     "The server is shutting down; retry on another instance.",
+  );
+}
+
+/** NOT_FOUND: the session was closed while the request ran. */
+export function sessionClosed(): ServiceError {
+  return new ServiceError("SESSION_NOT_FOUND", "The session was closed while the call ran.");
+}
+
+/** NOT_FOUND `SESSION_EXPIRED`: the service ended the session at its idle timeout or lifetime. */
+export function sessionExpired(why: "idle_timeout" | "max_lifetime"): ServiceError {
+  const after = why === "idle_timeout" ? "it was idle too long" : "it reached its lifetime";
+  return new ServiceError(
+    "SESSION_EXPIRED",
+    `The session ended because ${after}; call Init to open it again.`,
+    { metadata: { why } },
   );
 }

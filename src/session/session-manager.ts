@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { parseApiUrl } from "../credentials/api-url.js";
 import type { CredentialCheck } from "../credentials/credential-check.js";
 import { checkJwtFormat } from "../credentials/jwt-format.js";
@@ -7,23 +8,22 @@ import type { AuditLog } from "../log/audit.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionClients } from "../mcp/session-clients.js";
 import type { StartSessionClients } from "../mcp/start-session-clients.js";
+import type { ProcessReservation } from "../process/process-budget.js";
+import { createCrashBudget, type RestartPolicy } from "./crash-budget.js";
 import { digest, digestsEqual } from "./digest.js";
+import { createEndedSessions } from "./ended-sessions.js";
 import { createInitQueue } from "./init-queue.js";
 import { checkInitInput, checkSessionId, type InitInput } from "./init-request.js";
+import type { LifetimePolicy, LiveSession } from "./live-session.js";
 import {
   credentialsMismatch,
+  sessionLimitReached,
   sessionNotFound,
-  sessionServerExited,
   sessionTokenExpired,
   shuttingDown,
 } from "./session-errors.js";
 import type { SessionRecord, SessionRegistry } from "./session-registry.js";
-
-/**
- * The wait suggested with `SESSION_LIMIT_REACHED`: sessions free up when
- * their users close them or their tokens expire, which no one can predict.
- */
-export const sessionLimitRetryMs = 5_000;
+import { createSessionTable } from "./session-table.js";
 
 /** What the session manager is built from. */
 export interface SessionManagerDeps {
@@ -36,11 +36,17 @@ export interface SessionManagerDeps {
   readonly checkInitRate?: (callerId: string, sessionId: string) => void;
   /** Most sessions with live MCP clients; Init of a new one past it is `SESSION_LIMIT_REACHED`. */
   readonly maxSessions?: number;
+  /** Reserves the processes one start spawns; throws `PROCESS_LIMIT_REACHED`. */
+  readonly reserveProcesses?: () => ProcessReservation;
+  /** Idle timeout and lifetime; default: sessions end only with their JWT. */
+  readonly lifetime?: LifetimePolicy;
+  /** When crashed servers may start again; default: the config defaults. */
+  readonly restart?: RestartPolicy;
   /** Receives the audit events: Inits, replacements, closes, lost servers, tool calls. */
   readonly audit?: AuditLog;
 }
 
-/** Opens, finds, authorizes and closes sessions. Owns every session's MCP clients. */
+/** Opens, finds, authorizes, restarts and closes sessions. Owns every session's MCP clients. */
 export interface SessionManager {
   /**
    * Runs the Init flow (see the SessionService contract). Resolves with
@@ -53,10 +59,13 @@ export interface SessionManager {
   init(input: InitInput, signal: AbortSignal, callerId?: string): Promise<{ reused: boolean }>;
   /**
    * The clients of a session whose token equals `bearer` (constant time).
-   * `SESSION_CREDENTIALS_MISMATCH`, `SESSION_NOT_FOUND`, `TOKEN_EXPIRED`,
-   * `MCP_SERVER_EXITED`, `SERVER_SHUTTING_DOWN`.
+   * A session whose server went away is restarted first, with a fresh
+   * credential check, unless its crash budget says wait.
+   * `SESSION_CREDENTIALS_MISMATCH`, `SESSION_NOT_FOUND`, `SESSION_EXPIRED`,
+   * `TOKEN_EXPIRED`, `MCP_SERVER_BACKOFF`, `MCP_SERVER_CRASH_LOOP`,
+   * `SERVER_SHUTTING_DOWN`, and the errors of Init for the restart.
    */
-  open(sessionId: string, bearer: string | undefined): Promise<SessionClients>;
+  open(sessionId: string, bearer: string | undefined, signal: AbortSignal): Promise<SessionClients>;
   /**
    * Closes a session, after any Init of it under way has settled; false when
    * there was none. Needs the bearer when there is one.
@@ -64,190 +73,165 @@ export interface SessionManager {
   close(sessionId: string, bearer: string | undefined): Promise<boolean>;
   /** From now on refuses Init and open with `SERVER_SHUTTING_DOWN`. */
   drain(): void;
-  /** Drains, aborts Inits under way, and closes every session. */
-  closeAll(): Promise<void>;
+  /**
+   * Drains, aborts Inits under way, and closes every session, stopping
+   * processes quickly enough to be done within `budgetMs` when given.
+   */
+  closeAll(budgetMs?: number): Promise<void>;
   /** The number of sessions with live clients. */
   readonly size: number;
 }
 
-interface LiveSession {
-  record: SessionRecord;
-  readonly clients: SessionClients;
-  /** Kept here, not in the record, so that a call does not copy the record. */
-  lastUsedAtMs: number;
-}
+const noReservation: ProcessReservation = { spawned() {}, release() {} };
+const forever: LifetimePolicy = {
+  idleTimeoutMs: Number.POSITIVE_INFINITY,
+  maxLifetimeMs: Number.POSITIVE_INFINITY,
+};
+const defaultRestart: RestartPolicy = {
+  backoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  crashBudget: 5,
+  crashWindowMs: 300_000,
+};
 
 /** Creates the session manager. Live clients stay in this process; records go to the registry. */
 export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const { registry, logger } = deps;
   const audit: AuditLog = deps.audit ?? (() => {});
   const now = deps.now ?? Date.now;
-  const live = new Map<string, LiveSession>();
   const queue = createInitQueue();
   const lifetime = new AbortController();
+  // Every Init under way listens to it: there is no sensible maximum.
+  setMaxListeners(0, lifetime.signal);
   const maxSessions = deps.maxSessions ?? Number.POSITIVE_INFINITY;
+  const crashes = createCrashBudget(deps.restart ?? defaultRestart, { now });
+  const ended = createEndedSessions({ now });
+  const table = createSessionTable({
+    registry,
+    logger,
+    audit,
+    now,
+    lifetime: deps.lifetime ?? forever,
+    crashes,
+    ended,
+  });
   let draining = false;
-  // Session ids with an Init under way (never evicted, since that Init will
-  // keep them), each marked whether it was new, i.e. counts against maxSessions.
-  const creating = new Map<string, boolean>();
-  const occupied = () => live.size + [...creating.values()].filter(Boolean).length;
-
-  const expired = (record: SessionRecord) =>
-    record.expiresAtMs !== undefined && record.expiresAtMs <= now();
 
   async function create(input: InitInput, credentialDigest: string, runSignal: AbortSignal) {
-    const log = logger.child({ session_id: input.sessionId });
     const apiUrl = parseApiUrl(input.apiUrl);
     const { expiresAtMs } = checkJwtFormat(input.jwtToken, now());
-    const isNew = !live.has(input.sessionId);
-    if (isNew && occupied() >= maxSessions) await evictStale();
-    if (isNew && occupied() >= maxSessions) {
-      throw new ServiceError(
-        "SESSION_LIMIT_REACHED",
-        "This server holds as many sessions as it may; retry later or on another instance.",
-        {
-          metadata: {
-            max_sessions: String(maxSessions),
-            retry_after_ms: String(sessionLimitRetryMs),
-          },
-        },
-      );
-    }
-    log.info("validating credentials");
-    creating.set(input.sessionId, isNew);
+    const isNew = table.get(input.sessionId) === undefined;
+    if (isNew && table.occupied() >= maxSessions) await table.evictStale();
+    if (isNew && table.occupied() >= maxSessions) throw sessionLimitReached(maxSessions);
+    crashes.check(input.sessionId);
+    const reservation = deps.reserveProcesses?.() ?? noReservation;
+    const doneCreating = table.startCreating(input.sessionId, isNew);
     try {
-      return await createValidated(input, credentialDigest, runSignal, apiUrl, expiresAtMs);
+      return await withLinkedSignal([lifetime.signal, runSignal], (signal) =>
+        start(input, credentialDigest, signal, apiUrl, expiresAtMs, reservation),
+      );
     } finally {
-      creating.delete(input.sessionId);
+      doneCreating();
+      reservation.release();
     }
   }
 
-  async function createValidated(
+  async function start(
     input: InitInput,
     credentialDigest: string,
-    runSignal: AbortSignal,
+    signal: AbortSignal,
     apiUrl: URL,
     expiresAtMs: number | undefined,
+    reservation: ProcessReservation,
   ) {
-    const log = logger.child({ session_id: input.sessionId });
-    return withLinkedSignal([lifetime.signal, runSignal], async (signal) => {
-      await deps.checkCredentials(apiUrl, input.jwtToken, signal);
-      log.info("credentials validated");
-      const credentials = { sessionId: input.sessionId, apiUrl, jwtToken: input.jwtToken };
-      const clients = await deps.startClients(credentials, signal);
-      const at = now();
-      const record: SessionRecord = {
-        sessionId: input.sessionId,
-        credentialDigest,
-        tokenDigest: digest(input.jwtToken),
-        state: "active",
-        servers: clients.servers,
-        createdAtMs: at,
-        lastUsedAtMs: at,
-        ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
-      };
-      try {
-        // Nobody waits any more, or the server is stopping: keep nothing.
-        if (signal.aborted) throw signal.reason;
-        await registry.put(record);
-      } catch (error) {
-        await clients.close();
-        throw error;
-      }
-      const previous = live.get(input.sessionId);
-      const session: LiveSession = { record, clients, lastUsedAtMs: at };
-      live.set(input.sessionId, session);
-      clients.onLost = (server) => markLost(session, server);
-      clients.onToolCall = (call) =>
-        audit({
-          event: "tool_called",
-          session_id: input.sessionId,
-          server: call.server,
-          tool: call.tool,
-          duration_ms: call.durationMs,
-          outcome: call.outcome,
-          arguments: call.args,
-        });
-      log.info({ servers: clients.servers }, "MCP manager started");
-      if (previous) {
-        log.info("session replaced: previous MCP clients closed");
-        audit({ event: "session_replaced", session_id: input.sessionId });
-        await previous.clients.close();
-      }
-      return { reused: false };
-    });
+    const { sessionId, jwtToken } = input;
+    const log = logger.child({ session_id: sessionId });
+    log.info("validating credentials");
+    await deps.checkCredentials(apiUrl, jwtToken, signal);
+    log.info("credentials validated");
+    let clients: SessionClients;
+    try {
+      clients = await deps.startClients({ sessionId, apiUrl, jwtToken }, signal, reservation);
+    } catch (error) {
+      if (!signal.aborted) crashes.record(sessionId);
+      throw error;
+    }
+    const at = now();
+    const record: SessionRecord = {
+      sessionId,
+      credentialDigest,
+      tokenDigest: digest(jwtToken),
+      state: "active",
+      servers: clients.servers,
+      createdAtMs: at,
+      lastUsedAtMs: at,
+      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+    };
+    try {
+      // Nobody waits any more, or the server is stopping: keep nothing.
+      if (signal.aborted) throw signal.reason;
+      await registry.put(record);
+    } catch (error) {
+      await clients.close();
+      throw error;
+    }
+    const previous = table.get(sessionId);
+    table.add({ record, clients, lastUsedAtMs: at, apiUrl: input.apiUrl });
+    clients.onToolCall = (call) =>
+      audit({
+        event: "tool_called",
+        session_id: sessionId,
+        server: call.server,
+        tool: call.tool,
+        duration_ms: call.durationMs,
+        outcome: call.outcome,
+        arguments: call.args,
+      });
+    log.info({ servers: clients.servers }, "MCP manager started");
+    if (previous) await retire(previous, sessionId, log);
+    return { reused: false };
+  }
+
+  // Closes the clients a new start replaced, saying whether it was a restart.
+  async function retire(previous: LiveSession, sessionId: string, log: Logger): Promise<void> {
+    const server = previous.lostServer;
+    if (server !== undefined) {
+      log.info({ server }, "session restarted");
+      audit({ event: "session_restarted", session_id: sessionId, server });
+    } else {
+      log.info("session replaced: previous MCP clients closed");
+      audit({ event: "session_replaced", session_id: sessionId });
+    }
+    await previous.clients.close();
   }
 
   function reuse(input: InitInput, credentialDigest: string): { reused: boolean } | undefined {
-    const session = live.get(input.sessionId);
-    if (session?.record.state !== "active" || session.clients.lost) return undefined;
+    const session = table.get(input.sessionId);
+    if (session === undefined || !table.usable(session)) return undefined;
     if (!digestsEqual(session.record.credentialDigest, credentialDigest)) return undefined;
-    if (expired(session.record)) return undefined;
     session.lastUsedAtMs = now();
     logger.info({ session_id: input.sessionId }, "session reused");
     return { reused: true };
   }
 
-  function markLost(session: LiveSession, server: string): void {
-    const { sessionId } = session.record;
-    session.record = { ...session.record, state: "inactive", lastUsedAtMs: session.lastUsedAtMs };
-    logger.warn({ session_id: sessionId, server }, "MCP server exited: session marked inactive");
-    audit({ event: "session_lost", session_id: sessionId, server });
-    const current = live.get(sessionId) === session;
-    Promise.all([
-      session.clients.close(),
-      current ? registry.put(session.record) : undefined,
-    ]).catch((error: unknown) =>
-      logger.error({ session_id: sessionId, err: error }, "cleanup failed"),
-    );
-  }
-
-  // At the cap, sessions nobody can use any more (a server went away, or
-  // the JWT expired) make room; active ones are never evicted.
-  async function evictStale(): Promise<void> {
-    const stale = [...live.values()].filter(
-      (s) =>
-        !creating.has(s.record.sessionId) &&
-        (s.record.state !== "active" || s.clients.lost || expired(s.record)),
-    );
-    await Promise.allSettled(stale.map((s) => forget(s, "evicted")));
-  }
-
-  async function forget(
-    session: LiveSession,
-    why: "closed" | "shutdown" | "evicted",
-  ): Promise<void> {
-    const { sessionId } = session.record;
-    if (live.get(sessionId) === session) live.delete(sessionId);
-    try {
-      await registry.delete(sessionId);
-    } finally {
-      await session.clients.close();
-      logger.info({ session_id: sessionId, why }, "session closed");
-      audit({ event: "session_closed", session_id: sessionId, why });
-    }
+  // Runs Init, or joins the one under way with the same credentials.
+  function run(input: InitInput, signal: AbortSignal): Promise<{ reused: boolean }> {
+    const credentialDigest = digest(input.apiUrl, input.jwtToken);
+    return queue.run(input.sessionId, credentialDigest, signal, async (runSignal) => {
+      return reuse(input, credentialDigest) ?? (await create(input, credentialDigest, runSignal));
+    });
   }
 
   return {
     get size() {
-      return live.size;
+      return table.size;
     },
     async init(input, signal, callerId = "anonymous") {
       checkInitInput(input);
       if (draining) throw shuttingDown();
-      const credentialDigest = digest(input.apiUrl, input.jwtToken);
       try {
         deps.checkInitRate?.(callerId, input.sessionId);
-        const outcome = await queue.run(
-          input.sessionId,
-          credentialDigest,
-          signal,
-          async (runSignal) => {
-            return (
-              reuse(input, credentialDigest) ?? (await create(input, credentialDigest, runSignal))
-            );
-          },
-        );
+        const outcome = await run(input, signal);
         audit({
           event: "init_accepted",
           session_id: input.sessionId,
@@ -266,38 +250,48 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
         throw error;
       }
     },
-    async open(sessionId, bearer) {
+    async open(sessionId, bearer, signal) {
       checkSessionId(sessionId);
       if (draining) throw shuttingDown();
       if (bearer === undefined || bearer === "") throw credentialsMismatch();
-      const session = live.get(sessionId);
-      if (!session) throw sessionNotFound();
-      if (!digestsEqual(session.record.tokenDigest, digest(bearer))) throw credentialsMismatch();
-      if (expired(session.record)) throw sessionTokenExpired();
-      if (session.record.state !== "active" || session.clients.lost) throw sessionServerExited();
-      session.lastUsedAtMs = now();
-      return session.clients;
+      const bearerDigest = digest(bearer);
+      const session = table.get(sessionId);
+      if (!session) throw ended.errorFor(sessionId, bearerDigest) ?? sessionNotFound();
+      if (!digestsEqual(session.record.tokenDigest, bearerDigest)) throw credentialsMismatch();
+      const { expiresAtMs } = session.record;
+      if (expiresAtMs !== undefined && expiresAtMs <= now()) throw sessionTokenExpired();
+      if (table.usable(session)) {
+        session.lastUsedAtMs = now();
+        return session.clients;
+      }
+      // The holder of the token is back: restart the session's servers.
+      await run({ sessionId, apiUrl: session.apiUrl, jwtToken: bearer }, signal);
+      const restarted = table.get(sessionId);
+      if (restarted === undefined || !table.usable(restarted)) throw sessionNotFound();
+      return restarted.clients;
     },
     async close(sessionId, bearer) {
       checkSessionId(sessionId);
       await queue.idle(sessionId);
-      const session = live.get(sessionId);
+      const session = table.get(sessionId);
       if (!session) return registry.delete(sessionId).then(() => false);
       if (bearer === undefined || !digestsEqual(session.record.tokenDigest, digest(bearer))) {
         throw credentialsMismatch();
       }
-      await forget(session, "closed");
+      await table.forget(session, "closed");
       return true;
     },
     drain() {
       draining = true;
     },
-    async closeAll() {
+    async closeAll(budgetMs) {
+      const started = performance.now();
       draining = true;
       lifetime.abort(shuttingDown());
       await queue.settled();
-      const sessions = [...live.values()];
-      await Promise.allSettled(sessions.map((s) => forget(s, "shutdown")));
+      await table.closeAll(
+        budgetMs === undefined ? undefined : budgetMs - (performance.now() - started),
+      );
     },
   };
 }

@@ -45,6 +45,17 @@ const defaults: Config = {
     maxInFlightCallsPerSession: 16,
     initPerCaller: { burst: 60, perSecond: 10 },
     initPerSession: { burst: 10, perSecond: 1 },
+    maxChildProcesses: 256,
+  },
+  sessions: {
+    idleTimeoutMs: 1_800_000,
+    maxLifetimeMs: 43_200_000,
+    restart: { backoffMs: 1_000, maxBackoffMs: 30_000, crashBudget: 5, crashWindowMs: 300_000 },
+  },
+  stdio: {
+    stopGraceMs: 2_000,
+    maxMessageBytes: 16 * 1024 * 1024,
+    maxStderrBytesPerSecond: 1024 * 1024,
   },
   outbound: { profile: "production", allowedOrigins: [] },
   credentialCheck: { timeoutMs: 5_000, maxResponseBytes: 65_536 },

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/load-config.js";
+import type { Config } from "../../src/config/types.js";
 
 let dir: string;
 let counter = 0;
@@ -151,6 +152,130 @@ describe("config validation", () => {
       "server.tls.certFile",
       "both certFile and keyFile",
     ],
+    [
+      "no child processes",
+      { limits: { maxChildProcesses: 0 } },
+      "limits.maxChildProcesses",
+      "from 1 to 100000",
+    ],
+    [
+      "too many child processes",
+      { limits: { maxChildProcesses: 100_001 } },
+      "limits.maxChildProcesses",
+      "from 1 to 100000",
+    ],
+    [
+      "fractional child processes",
+      { limits: { maxChildProcesses: 2.5 } },
+      "limits.maxChildProcesses",
+      "integer",
+    ],
+    [
+      "zero idle timeout",
+      { sessions: { idleTimeoutMs: 0 } },
+      "sessions.idleTimeoutMs",
+      "from 1 to 604800000",
+    ],
+    [
+      "negative idle timeout",
+      { sessions: { idleTimeoutMs: -1 } },
+      "sessions.idleTimeoutMs",
+      "from 1 to 604800000",
+    ],
+    [
+      "lifetime over a week",
+      { sessions: { maxLifetimeMs: 604_800_001 } },
+      "sessions.maxLifetimeMs",
+      "from 1 to 604800000",
+    ],
+    [
+      "string lifetime",
+      { sessions: { maxLifetimeMs: "12h" } },
+      "sessions.maxLifetimeMs",
+      "integer",
+    ],
+    [
+      "zero backoff",
+      { sessions: { restart: { backoffMs: 0 } } },
+      "sessions.restart.backoffMs",
+      "from 1 to 3600000",
+    ],
+    [
+      "backoff over an hour",
+      { sessions: { restart: { maxBackoffMs: 3_600_001 } } },
+      "sessions.restart.maxBackoffMs",
+      "from 1 to 3600000",
+    ],
+    [
+      "zero crash budget",
+      { sessions: { restart: { crashBudget: 0 } } },
+      "sessions.restart.crashBudget",
+      "from 1 to 1000",
+    ],
+    [
+      "huge crash budget",
+      { sessions: { restart: { crashBudget: 1_001 } } },
+      "sessions.restart.crashBudget",
+      "from 1 to 1000",
+    ],
+    [
+      "negative crash window",
+      { sessions: { restart: { crashWindowMs: -300_000 } } },
+      "sessions.restart.crashWindowMs",
+      "from 1 to 604800000",
+    ],
+    [
+      "crash window over a week",
+      { sessions: { restart: { crashWindowMs: 604_800_001 } } },
+      "sessions.restart.crashWindowMs",
+      "from 1 to 604800000",
+    ],
+    ["zero stop grace", { stdio: { stopGraceMs: 0 } }, "stdio.stopGraceMs", "from 1 to 3600000"],
+    [
+      "stop grace over an hour",
+      { stdio: { stopGraceMs: 3_600_001 } },
+      "stdio.stopGraceMs",
+      "from 1 to 3600000",
+    ],
+    [
+      "zero message size",
+      { stdio: { maxMessageBytes: 0 } },
+      "stdio.maxMessageBytes",
+      "from 1 to 268435456",
+    ],
+    [
+      "message size over 256 MiB",
+      { stdio: { maxMessageBytes: 268_435_457 } },
+      "stdio.maxMessageBytes",
+      "from 1 to 268435456",
+    ],
+    [
+      "negative stderr rate",
+      { stdio: { maxStderrBytesPerSecond: -1 } },
+      "stdio.maxStderrBytesPerSecond",
+      "from 1 to 268435456",
+    ],
+    [
+      "unknown limits key",
+      { limits: { maxChildProcess: 1 } },
+      "limits.maxChildProcess",
+      "unknown key",
+    ],
+    [
+      "unknown sessions key",
+      { sessions: { idleTimeout: 1 } },
+      "sessions.idleTimeout",
+      "unknown key",
+    ],
+    [
+      "unknown restart key",
+      { sessions: { restart: { backoff: 1 } } },
+      "sessions.restart.backoff",
+      "unknown key",
+    ],
+    ["unknown stdio key", { stdio: { maxLineBytes: 1 } }, "stdio.maxLineBytes", "unknown key"],
+    ["sessions of wrong type", { sessions: [] }, "sessions", "expected object"],
+    ["restart of wrong type", { sessions: { restart: 5 } }, "sessions.restart", "expected object"],
     ["bad log level", { log: { level: "verbose" } }, "log.level", "one of fatal"],
     ["unknown section", { srever: {} }, "srever", "unknown key"],
     ["unknown nested key", { server: { prot: 1 } }, "server.prot", "unknown key"],
@@ -173,5 +298,120 @@ describe("config validation", () => {
     for (const path of ["server.port", "server.tls.keyFile", "mcpServers.gh.args[0]"]) {
       expect(error.message).toContain(`  - ${path}: `);
     }
+  });
+});
+
+async function accepted(config: unknown): Promise<Config> {
+  const file = join(dir, `config-${++counter}.json`);
+  await writeFile(file, JSON.stringify(config));
+  return loadConfig({ file, env: {} });
+}
+
+describe("config: process, session and stdio limits", () => {
+  const sessionDefaults = {
+    idleTimeoutMs: 1_800_000,
+    maxLifetimeMs: 43_200_000,
+    restart: { backoffMs: 1_000, maxBackoffMs: 30_000, crashBudget: 5, crashWindowMs: 300_000 },
+  };
+  const stdioDefaults = {
+    stopGraceMs: 2_000,
+    maxMessageBytes: 16 * 1024 * 1024,
+    maxStderrBytesPerSecond: 1024 * 1024,
+  };
+
+  it("fills every left-out key with its default", async () => {
+    const config = await accepted({ limits: {}, sessions: { restart: {} }, stdio: {} });
+    expect(config.limits.maxChildProcesses).toBe(256);
+    expect(config.sessions).toEqual(sessionDefaults);
+    expect(config.stdio).toEqual(stdioDefaults);
+    const nulls = await accepted({ sessions: { restart: null }, stdio: null });
+    expect(nulls.sessions).toEqual(sessionDefaults);
+    expect(nulls.stdio).toEqual(stdioDefaults);
+  });
+
+  it("keeps the defaults of the keys next to one that is set", async () => {
+    const config = await accepted({
+      sessions: { idleTimeoutMs: 60_000, restart: { crashBudget: 3 } },
+      stdio: { stopGraceMs: 500 },
+    });
+    expect(config.sessions).toEqual({
+      ...sessionDefaults,
+      idleTimeoutMs: 60_000,
+      restart: { ...sessionDefaults.restart, crashBudget: 3 },
+    });
+    expect(config.stdio).toEqual({ ...stdioDefaults, stopGraceMs: 500 });
+  });
+
+  it("accepts the smallest and the largest values", async () => {
+    const week = 7 * 24 * 3_600_000;
+    const largest = await accepted({
+      limits: { maxChildProcesses: 100_000 },
+      sessions: {
+        idleTimeoutMs: week,
+        maxLifetimeMs: week,
+        restart: {
+          backoffMs: 3_600_000,
+          maxBackoffMs: 3_600_000,
+          crashBudget: 1_000,
+          crashWindowMs: week,
+        },
+      },
+      stdio: {
+        stopGraceMs: 3_600_000,
+        maxMessageBytes: 256 * 1024 * 1024,
+        maxStderrBytesPerSecond: 256 * 1024 * 1024,
+      },
+    });
+    expect(largest.limits.maxChildProcesses).toBe(100_000);
+    expect(largest.sessions).toEqual({
+      idleTimeoutMs: week,
+      maxLifetimeMs: week,
+      restart: {
+        backoffMs: 3_600_000,
+        maxBackoffMs: 3_600_000,
+        crashBudget: 1_000,
+        crashWindowMs: week,
+      },
+    });
+    expect(largest.stdio).toEqual({
+      stopGraceMs: 3_600_000,
+      maxMessageBytes: 256 * 1024 * 1024,
+      maxStderrBytesPerSecond: 256 * 1024 * 1024,
+    });
+    const smallest = await accepted({
+      limits: { maxChildProcesses: 1 },
+      sessions: {
+        idleTimeoutMs: 1,
+        maxLifetimeMs: 1,
+        restart: { backoffMs: 1, maxBackoffMs: 1, crashBudget: 1, crashWindowMs: 1 },
+      },
+      stdio: { stopGraceMs: 1, maxMessageBytes: 1, maxStderrBytesPerSecond: 1 },
+    });
+    expect(smallest.limits.maxChildProcesses).toBe(1);
+    expect(smallest.sessions).toEqual({
+      idleTimeoutMs: 1,
+      maxLifetimeMs: 1,
+      restart: { backoffMs: 1, maxBackoffMs: 1, crashBudget: 1, crashWindowMs: 1 },
+    });
+    expect(smallest.stdio).toEqual({
+      stopGraceMs: 1,
+      maxMessageBytes: 1,
+      maxStderrBytesPerSecond: 1,
+    });
+  });
+
+  it("reports every bad new key at once, each at its path", async () => {
+    const { error } = await problemsFor({
+      limits: { maxChildProcesses: -1 },
+      sessions: { maxLifetimeMs: 0, restart: { crashWindowMs: 0, maxBackoffMs: 0 } },
+      stdio: { maxStderrBytesPerSecond: 0 },
+    });
+    expect(error.problems.map((problem) => problem.split(": ")[0]).sort()).toEqual([
+      "limits.maxChildProcesses",
+      "sessions.maxLifetimeMs",
+      "sessions.restart.crashWindowMs",
+      "sessions.restart.maxBackoffMs",
+      "stdio.maxStderrBytesPerSecond",
+    ]);
   });
 });

@@ -216,33 +216,54 @@ describe("timeouts and cancellation", () => {
 });
 
 describe("a server that exits", () => {
-  it("answers UNAVAILABLE MCP_SERVER_EXITED mid-call and after, until Init re-creates the session", async () => {
-    const client = await open();
+  async function crashMidCall(client: Awaited<ReturnType<typeof open>>): Promise<unknown> {
     const firstPid = (await client.callTool({ sessionId, name: "info" }, bearer(token)))
       .structuredContent?.pid;
     expect(typeof firstPid).toBe("number");
-
     const crash = await rpcFailure(client.callTool({ sessionId, name: "crash" }, bearer(token)));
     expect(crash.code).toBe(Code.Unavailable);
     expect(crash.reason).toBe("MCP_SERVER_EXITED");
-    expect(crash.metadata.server).toBe("fixture");
+    expect(crash.metadata).toMatchObject({ server: "fixture", why: "exited", exit_code: "3" });
+    return firstPid;
+  }
 
-    const next = await rpcFailure(client.callTool({ sessionId, name: "info" }, bearer(token)));
-    expect(next.code).toBe(Code.Unavailable);
-    expect(next.reason).toBe("MCP_SERVER_EXITED");
-    const list = await rpcFailure(client.listTools({ sessionId }, bearer(token)));
-    expect(list.reason).toBe("MCP_SERVER_EXITED");
+  it("answers UNAVAILABLE MCP_SERVER_EXITED mid-call; the next call restarts the session after a fresh credential check", async () => {
+    const client = await open();
+    const firstPid = await crashMidCall(client);
+
+    const validations = upstream.validations().length;
+    const info = await client.callTool({ sessionId, name: "info" }, bearer(token));
+    expect(upstream.validations()).toHaveLength(validations + 1);
+    expect(info.structuredContent?.pid).toEqual(expect.any(Number));
+    expect(info.structuredContent?.pid).not.toBe(firstPid);
+    const { tools } = await client.listTools({ sessionId }, bearer(token));
+    expect(tools.length).toBeGreaterThan(0);
+    const reused = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+    expect(reused.reused).toBe(true);
+    expect(upstream.validations()).toHaveLength(validations + 1);
+  });
+
+  it("restarts the session on the next Init after a crash", async () => {
+    const client = await open();
+    const firstPid = await crashMidCall(client);
 
     const validations = upstream.validations().length;
     const again = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
     expect(again.reused).toBe(false);
     expect(upstream.validations()).toHaveLength(validations + 1);
-
     const info = await client.callTool({ sessionId, name: "info" }, bearer(token));
-    expect(info.structuredContent?.pid).toEqual(expect.any(Number));
     expect(info.structuredContent?.pid).not.toBe(firstPid);
-    const reused = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-    expect(reused.reused).toBe(true);
+  });
+
+  it("does not restart for a caller without the session's token", async () => {
+    const client = await open();
+    await crashMidCall(client);
+    const validations = upstream.validations().length;
+    const stranger = await rpcFailure(
+      client.callTool({ sessionId, name: "info" }, bearer(makeJwt("user-2"))),
+    );
+    expect(stranger.reason).toBe("SESSION_CREDENTIALS_MISMATCH");
+    expect(upstream.validations()).toHaveLength(validations);
   });
 
   it("fails Init with INTERNAL MCP_SERVER_START_FAILED for a command that does not exist, leaving nothing running", async () => {

@@ -133,7 +133,7 @@ describe("a Streamable HTTP server that goes away", () => {
     if (server !== undefined) expect(failure.metadata.server).toBe(server);
   }
 
-  it("answers UNAVAILABLE MCP_SERVER_EXITED once it is down, until Init re-creates the session after it is back", async () => {
+  it("answers UNAVAILABLE MCP_SERVER_EXITED once it is down; restarts back off, and the next call after it is back re-creates the session", async () => {
     service = await startService(remote());
     const { client } = service;
     const token = makeJwt();
@@ -143,24 +143,31 @@ describe("a Streamable HTTP server that goes away", () => {
     const { port } = fixture;
     await fixture.close();
     await expectExited(client.callTool(add, bearer(token)), "remote");
-    // The session is inactive now: nothing reaches the server until Init.
-    await expectExited(client.callTool(add, bearer(token)));
-    await expectExited(client.listTools({ sessionId }, bearer(token)));
+    // The next call tries a restart, which fails while the server is down...
+    const restart = await rpcFailure(client.callTool(add, bearer(token)));
+    expect(restart.code).toBe(Code.Internal);
+    expect(restart.reason).toBe("MCP_SERVER_START_FAILED");
+    // ...and the one after that is told to wait rather than hammer it.
+    const backoff = await rpcFailure(client.listTools({ sessionId }, bearer(token)));
+    expect(backoff.code).toBe(Code.Unavailable);
+    expect(backoff.reason).toBe("MCP_SERVER_BACKOFF");
+    const retryAfterMs = Number(backoff.metadata.retry_after_ms);
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(retryAfterMs).toBeLessThanOrEqual(1_000);
 
     fixture = await startHttpMcpServer({ port });
+    await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
     const validations = upstream.validations().length;
-    const again = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-    expect(again.reused).toBe(false);
+    expect((await client.callTool(add, bearer(token))).structuredContent).toEqual({ sum: 42 });
     expect(upstream.validations()).toHaveLength(validations + 1);
     expect(fixture.sessionIds()).toHaveLength(1);
-    expect((await client.callTool(add, bearer(token))).structuredContent).toEqual({ sum: 42 });
     const { tools } = await client.listTools({ sessionId }, bearer(token));
     expect(tools.map((t) => t.name).sort()).toEqual(["add", "whoami"]);
     const reused = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
     expect(reused.reused).toBe(true);
   });
 
-  it("answers UNAVAILABLE MCP_SERVER_EXITED when the server forgot the MCP session (404), and Init opens a new one", async () => {
+  it("answers UNAVAILABLE MCP_SERVER_EXITED when the server forgot the MCP session (404); the next call opens a new one", async () => {
     service = await startService(remote());
     const { client } = service;
     const token = makeJwt();
@@ -171,21 +178,74 @@ describe("a Streamable HTTP server that goes away", () => {
 
     await fixture.expireSessions();
     const before = fixture.requests.length;
-    await expectExited(client.callTool(whoami, bearer(token)), "remote");
+    const failure = await rpcFailure(client.callTool(whoami, bearer(token)));
+    expect(failure.code).toBe(Code.Unavailable);
+    expect(failure.reason).toBe("MCP_SERVER_EXITED");
+    expect(failure.metadata).toMatchObject({ server: "remote", why: "connection_lost" });
     // The call did reach the server, with the session id it no longer knows.
     expect(
       fixture.requests
         .slice(before)
         .some((r) => r.rpcMethod === "tools/call" && r.sessionId === first),
     ).toBe(true);
-    await expectExited(client.listTools({ sessionId }, bearer(token)));
 
     const validations = upstream.validations().length;
-    const again = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-    expect(again.reused).toBe(false);
-    expect(upstream.validations()).toHaveLength(validations + 1);
     const second = textOf(await client.callTool(whoami, bearer(token)));
+    expect(upstream.validations()).toHaveLength(validations + 1);
     expect(second).not.toBe(first);
     expect(fixture.sessionIds()).toEqual([second]);
+    const again = await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+    expect(again.reused).toBe(true);
+  });
+});
+
+describe("a Streamable HTTP server that misbehaves mid-call", () => {
+  const sessionId = "s-faulty";
+  const add = { sessionId, name: "add", arguments: { a: 1, b: 2 } };
+  const toolCalls = () => fixture.requests.filter((r) => r.rpcMethod === "tools/call").length;
+
+  it("never answering: the call ends at its timeout with DEADLINE_EXCEEDED MCP_TIMEOUT and the session goes on", async () => {
+    service = await startService(remote());
+    const { client } = service;
+    const token = makeJwt();
+    await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+
+    fixture.toolCalls = "hang";
+    const started = performance.now();
+    const timeout = { seconds: 0n, nanos: 400_000_000 };
+    const failure = await rpcFailure(client.callTool({ ...add, timeout }, bearer(token)));
+    expect(failure.code).toBe(Code.DeadlineExceeded);
+    expect(failure.reason).toBe("MCP_TIMEOUT");
+    expect(performance.now() - started).toBeLessThan(3_000);
+    // One request reached the server: nothing was retried behind the caller's back.
+    expect(toolCalls()).toBe(1);
+
+    fixture.toolCalls = "answer";
+    const validations = upstream.validations().length;
+    expect((await client.callTool(add, bearer(token))).structuredContent).toEqual({ sum: 3 });
+    // A timeout is not a lost server: same session, no new credential check.
+    expect(upstream.validations()).toHaveLength(validations);
+  });
+
+  it("dropping the connection: UNAVAILABLE MCP_SERVER_EXITED at once, then the next call opens a new MCP session", async () => {
+    service = await startService(remote());
+    const { client } = service;
+    const token = makeJwt();
+    await client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+    const [first] = fixture.sessionIds();
+
+    fixture.toolCalls = "drop";
+    const started = performance.now();
+    const failure = await rpcFailure(client.callTool(add, bearer(token)));
+    expect(failure.code).toBe(Code.Unavailable);
+    expect(failure.reason).toBe("MCP_SERVER_EXITED");
+    expect(failure.metadata).toMatchObject({ server: "remote", why: "connection_lost" });
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(toolCalls()).toBe(1);
+
+    fixture.toolCalls = "answer";
+    expect((await client.callTool(add, bearer(token))).structuredContent).toEqual({ sum: 3 });
+    expect(fixture.sessionIds()).not.toContain(first);
+    expect(toolCalls()).toBe(2);
   });
 });

@@ -211,17 +211,17 @@ export async function testConfig(overrides: Partial<Config> = {}): Promise<Confi
 }
 
 function countStarts(counts: StartCounts): (start: StartSessionClients) => StartSessionClients {
-  return (start) => async (credentials, signal) => {
+  return (start) => async (credentials, signal, reservation) => {
     counts.calls++;
-    const clients = await start(credentials, signal);
+    const clients = await start(credentials, signal, reservation);
     counts.started++;
     counts.sessions.push(credentials.sessionId);
     const close = clients.close;
     let closed = false;
-    clients.close = () => {
+    clients.close = (...args) => {
       if (!closed) counts.closed++;
       closed = true;
-      return close.call(clients);
+      return close.apply(clients, args);
     };
     return clients;
   };

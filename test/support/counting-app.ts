@@ -25,9 +25,9 @@ export function createCountingApp(config: Config, resolve?: Resolver): CountingA
   const log = captureLogs("trace");
   const app = createApp(config, log.logger, {
     ...(resolve ? { resolve } : {}),
-    wrapStartClients: (start) => (credentials, signal) => {
+    wrapStartClients: (start) => (credentials, signal, reservation) => {
       starts++;
-      return start(credentials, signal);
+      return start(credentials, signal, reservation);
     },
   });
   const transport = createRouterTransport(app.routes, {

@@ -278,10 +278,21 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  * require its JWT as request metadata `authorization: Bearer <jwt_token>`.
  * They add:
  * - NOT_FOUND `SESSION_NOT_FOUND`: no session has this id.
+ * - NOT_FOUND `SESSION_EXPIRED`: the server ended the session because it was
+ *   idle too long or reached its lifetime (metadata `why`: `idle_timeout` or
+ *   `max_lifetime`); only the holder of its JWT is told. Call Init again.
  * - UNAUTHENTICATED `SESSION_CREDENTIALS_MISMATCH`: the bearer token is
  *   missing or is not the one the session was opened with.
  * - UNAUTHENTICATED `TOKEN_EXPIRED`: the session's JWT has expired since
- *   Init; call Init with a new one.
+ *   Init (the session ends at the token's `exp`); call Init with a new one.
+ *
+ * When an MCP server of a session exits, is killed or drops its connection,
+ * the whole session turns inactive. The next `CallTool` or `ListTools` of
+ * the JWT's holder, or the next `Init`, restarts it with a fresh credential
+ * check; the restart fails as Init does. Restarts are rate-limited per
+ * session: UNAVAILABLE `MCP_SERVER_BACKOFF` while waiting after repeated
+ * crashes, UNAVAILABLE `MCP_SERVER_CRASH_LOOP` once the crash budget is
+ * spent (both with metadata `retry_after_ms` and `crashes`).
  *
  * @generated from service mcpclient.v1.SessionService
  */
@@ -302,6 +313,11 @@ export const SessionService: GenService<{
    *    `none`. UNAUTHENTICATED `TOKEN_EXPIRED`: its `exp` claim has passed.
    *    RESOURCE_EXHAUSTED `SESSION_LIMIT_REACHED`: a new session would pass
    *    the server's session cap (metadata `max_sessions`, `retry_after_ms`).
+   *    UNAVAILABLE `MCP_SERVER_BACKOFF` / `MCP_SERVER_CRASH_LOOP`: this
+   *    session's MCP servers crashed or failed to start too often lately.
+   *    RESOURCE_EXHAUSTED `PROCESS_LIMIT_REACHED`: starting this session's
+   *    stdio servers would pass the server's process cap (metadata
+   *    `max_child_processes`, `retry_after_ms`).
    * 4. `POST {api_url}/settings/validate` with the token as a bearer:
    *    UNAUTHENTICATED `CREDENTIALS_REJECTED` on 401 or 403; INTERNAL
    *    `UPSTREAM_TIMEOUT` when it takes longer than the configured timeout
@@ -341,8 +357,11 @@ export const SessionService: GenService<{
    * - INVALID_ARGUMENT `TOOL_INVALID_ARGUMENTS`: the MCP server rejected the
    *   arguments (JSON-RPC -32602).
    * - DEADLINE_EXCEEDED `MCP_TIMEOUT`: the tool did not answer in time.
-   * - UNAVAILABLE `MCP_SERVER_EXITED`: the MCP server's connection closed;
-   *   the session is marked inactive and the next Init re-creates it.
+   * - UNAVAILABLE `MCP_SERVER_EXITED`: the MCP server exited, was stopped
+   *   or closed the connection during the call (metadata `server`, `why`:
+   *   `exited`, `stdout_flood`, `stderr_flood` or `connection_lost`, and
+   *   `exit_code` or `signal` when known); the next call restarts the
+   *   session.
    * - INTERNAL `MCP_ERROR`: the MCP server answered with another JSON-RPC
    *   error (its code is in the detail's metadata `mcp_code`), or with a
    *   result that is not valid MCP (no `mcp_code`).
