@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold the service's own ${name} placeholders.
 // Init and CallTool latency, built-in MCP server versus the same server over
 // stdio. Starts a demo API and two service processes (one per MCP server
 // kind) from dist/, drives them from this process over gRPC (h2c), and prints
@@ -36,7 +37,6 @@ const kinds = {
     builtin: {
       command: process.execPath,
       args: [join(root, "dist/src/builtin/stdio-main.js")],
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the service's own placeholders
       env: {
         API_BASE_URL: "${apiUrl}",
         API_TOKEN: "${jwtToken}",

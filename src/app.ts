@@ -3,10 +3,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { SessionAdminService } from "../gen/mcpclient/v1/session_admin_service_pb.js";
+import { SessionService } from "../gen/mcpclient/v1/session_service_pb.js";
 import { type Caller, type CallerCredentials, createCallerAuth } from "./auth/caller-auth.js";
 import type { Config, McpServerConfig } from "./config/types.js";
 import { createCredentialCheck } from "./credentials/credential-check.js";
 import { ServiceError } from "./errors.js";
+import { createHealthRegistry, overallHealth } from "./health/health-registry.js";
 import { createInitRateCheck } from "./limits/init-limits.js";
 import { createAuditLog } from "./log/audit.js";
 import type { Logger } from "./log/logger.js";
@@ -15,6 +22,8 @@ import {
   createSessionClientStarter,
   type StartSessionClients,
 } from "./mcp/start-session-clients.js";
+import { createServiceMetrics } from "./metrics/metrics.js";
+import { createMetricsEndpoint, metricsPath } from "./metrics/metrics-endpoint.js";
 import { createGuardedFetch } from "./outbound/guarded-fetch.js";
 import { createGuardedHttpClient } from "./outbound/guarded-http-client.js";
 import type { Resolver } from "./outbound/guarded-lookup.js";
@@ -26,19 +35,32 @@ import { createRoutes } from "./routes.js";
 import { createAuthInterceptor } from "./rpc/auth-interceptor.js";
 import { kCallerCredentials } from "./rpc/caller-context.js";
 import { createErrorInterceptor } from "./rpc/error-interceptor.js";
+import {
+  createLivenessProbe,
+  createReadinessProbe,
+  livenessPath,
+  readinessPath,
+} from "./rpc/health-probes.js";
+import { HealthServiceImpl } from "./rpc/health-service.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
+import { createMetricsInterceptor, observeInitAlias } from "./rpc/metrics-interceptor.js";
 import { connectionCredentials } from "./rpc/node-caller.js";
+import { SessionAdminServiceImpl } from "./rpc/session-admin-service.js";
 import { SessionServiceImpl } from "./rpc/session-service.js";
 import { toConnectError } from "./rpc/to-connect-error.js";
+import { createTracingInterceptor } from "./rpc/tracing-interceptor.js";
 import { shuttingDown } from "./session/session-errors.js";
 import { createSessionManager, type SessionManager } from "./session/session-manager.js";
 import { createMemorySessionRegistry } from "./session/session-registry.js";
+import { createTracing } from "./tracing/create-tracing.js";
+
+/** A request as Node's HTTP/1.1 and HTTP/2 servers give it. */
+export type HttpRequest = IncomingMessage | Http2ServerRequest;
+/** A response as Node's HTTP/1.1 and HTTP/2 servers give it. */
+export type HttpResponse = ServerResponse | Http2ServerResponse;
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 alike. */
-export type RequestHandler = (
-  req: IncomingMessage | Http2ServerRequest,
-  res: ServerResponse | Http2ServerResponse,
-) => void;
+export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 
 /** Seams for tests and embedders; production uses the defaults. */
 export interface AppOptions {
@@ -48,20 +70,27 @@ export interface AppOptions {
   readonly resolve?: Resolver;
   /** Wraps the MCP server starter, for example to observe starts. */
   readonly wrapStartClients?: (start: StartSessionClients) => StartSessionClients;
+  /** With `tracing.enabled`, spans go to this exporter as they end, instead of OTLP/HTTP. */
+  readonly spanExporter?: SpanExporter;
 }
 
 /** The wired service, independent of any listener. */
 export interface App {
-  /** Serves Connect, gRPC and gRPC-Web, plus `POST /init`. */
+  /** Serves Connect, gRPC and gRPC-Web, plus `POST /init`, `GET /healthz` and `GET /readyz`. */
   readonly handler: RequestHandler;
   /** The route registration and interceptors, for in-memory transports. */
   readonly routes: (router: ConnectRouter) => void;
   readonly interceptors: Interceptor[];
   readonly sessions: SessionManager;
-  /** Refuses new Inits and calls with UNAVAILABLE `SERVER_SHUTTING_DOWN`; running calls go on. */
+  /**
+   * First reports NOT_SERVING for every health name (Check, Watch, `/readyz`
+   * 503), and ends health watches; then refuses new Inits and calls with
+   * UNAVAILABLE `SERVER_SHUTTING_DOWN`; running calls go on.
+   */
   drain(): void;
   /**
-   * Ends running handlers with `SERVER_SHUTTING_DOWN`, then closes every
+   * Reports NOT_SERVING and ends health watches (as drain() does), ends
+   * running handlers with `SERVER_SHUTTING_DOWN`, then closes every
    * session, within `budgetMs` when given (see SessionManager.closeAll).
    */
   close(budgetMs?: number): Promise<void>;
@@ -69,9 +98,17 @@ export interface App {
 
 /** Wires config into the session manager, the services and the HTTP handler. */
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
+  const tracing = createTracing(config.tracing, { logger, exporter: options.spanExporter });
   const http =
     options.http ?? createGuardedHttpClient(createOutboundPolicy(config.outbound), options.resolve);
-  const checkCredentials = createCredentialCheck({ http, ...config.credentialCheck });
+  const metrics = createServiceMetrics({
+    sessions: () => sessions.size,
+    processes: () => processes.live,
+    servers: Object.keys(config.mcpServers),
+  });
+  const checkCredentials = metrics.countCredentialChecks(
+    createCredentialCheck({ http, ...config.credentialCheck }),
+  );
   const fetch = createGuardedFetch(mcpServersPolicy(config.mcpServers), options.resolve);
   const processes = createProcessBudget(config.limits.maxChildProcesses);
   const guardian = createProcessGuardian(logger);
@@ -82,9 +119,11 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     logger,
     processes,
     guardian,
+    onServerStart: metrics.serverStarted,
+    tracer: tracing.tracer,
   });
   const processesPerStart = countProcesses(config.mcpServers);
-  const audit = createAuditLog(logger, config.audit);
+  const audit = metrics.observeAudit(createAuditLog(logger, config.audit));
   const sessions = createSessionManager({
     registry: createMemorySessionRegistry(),
     checkCredentials,
@@ -96,10 +135,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     lifetime: config.sessions,
     restart: config.sessions.restart,
     audit,
+    tracer: tracing.tracer,
   });
   const checkCaller = createCallerAuth({
     apiKeys: config.auth.apiKeys,
     requireClientCertificate: config.server.tls?.clientCaFile !== undefined,
+    operatorCertificates: config.auth.operatorCertificates,
   });
   const authenticate = (credentials: CallerCredentials): Caller => {
     try {
@@ -115,8 +156,31 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       throw error;
     }
   };
-  const routes = createRoutes(new SessionServiceImpl(sessions, config.tools));
-  const interceptors = [createErrorInterceptor(logger), createAuthInterceptor(authenticate)];
+  // The whole server ("") and the session service report SERVING until the drain.
+  const health = createHealthRegistry([
+    overallHealth,
+    SessionService.typeName,
+    SessionAdminService.typeName,
+  ]);
+  const routes = createRoutes(
+    new SessionServiceImpl(sessions, config.tools),
+    new HealthServiceImpl(health),
+    new SessionAdminServiceImpl(sessions),
+  );
+  // Probes and load balancers check health without credentials; reflection only when configured.
+  const anonymousServices = new Set<string>([
+    Health.typeName,
+    ...(config.auth.anonymous.reflection
+      ? [ServerReflection.typeName, ServerReflectionV1alpha.typeName]
+      : []),
+  ]);
+  const interceptors = [
+    // Outermost: the server span covers every other interceptor and sees their codes.
+    ...(tracing.enabled ? [createTracingInterceptor(tracing.tracer)] : []),
+    createMetricsInterceptor(metrics.observeRpc),
+    createErrorInterceptor(logger),
+    createAuthInterceptor(authenticate, (name) => anonymousServices.has(name)),
+  ];
   const shutdown = new AbortController();
   // Every running request listens to it: there is no sensible maximum.
   setMaxListeners(0, shutdown.signal);
@@ -129,11 +193,34 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     contextValues: (req) =>
       createContextValues().set(kCallerCredentials, connectionCredentials(req)),
   });
-  const initAlias = createInitAlias(sessions, authenticate, config.server.maxMessageBytes, logger);
+  // Plain HTTP endpoints next to the RPCs, by exact path.
+  const httpRoutes = new Map<string, (req: HttpRequest, res: HttpResponse) => Promise<void>>([
+    [
+      initAliasPath,
+      tracing.wrapHttpRoute(
+        initAliasPath,
+        observeInitAlias(
+          createInitAlias(sessions, authenticate, config.server.maxMessageBytes, logger),
+          metrics.observeRpc,
+        ),
+      ),
+    ],
+    [
+      metricsPath,
+      createMetricsEndpoint(
+        metrics.registry,
+        config.auth.anonymous.metrics ? undefined : authenticate,
+        logger,
+      ),
+    ],
+    [livenessPath, createLivenessProbe()],
+    [readinessPath, createReadinessProbe(health)],
+  ]);
   return {
     handler(req, res) {
-      if (req.url?.split("?", 1)[0] === initAliasPath) {
-        void initAlias(req, res);
+      const route = httpRoutes.get(req.url?.split("?", 1)[0] ?? "");
+      if (route) {
+        void route(req, res);
         return;
       }
       adapter(req, res);
@@ -142,12 +229,19 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     interceptors,
     sessions,
     drain() {
+      // Load balancers learn first, so that they stop sending before the refusals start.
+      health.shutdown();
       sessions.drain();
     },
     async close(budgetMs) {
+      const started = performance.now();
+      health.shutdown();
       shutdown.abort(toConnectError(shuttingDown()));
       await sessions.closeAll(budgetMs);
       guardian.close();
+      // Spans still queued get what is left of the budget to go out.
+      const left = budgetMs === undefined ? undefined : budgetMs - (performance.now() - started);
+      await tracing.shutdown(left);
     },
   };
 }

@@ -6,6 +6,7 @@
 export type ErrorClass =
   | "invalid_argument"
   | "unauthenticated"
+  | "permission_denied"
   | "not_found"
   | "deadline_exceeded"
   | "unavailable"
@@ -20,6 +21,8 @@ export const reasons = {
   INVALID_TIMEOUT: "invalid_argument",
   INVALID_REQUEST_BODY: "invalid_argument",
   TOOL_INVALID_ARGUMENTS: "invalid_argument",
+  INVALID_PAGE_SIZE: "invalid_argument",
+  INVALID_PAGE_TOKEN: "invalid_argument",
   INVALID_API_URL: "unauthenticated",
   API_URL_NOT_ALLOWED: "unauthenticated",
   INVALID_JWT_FORMAT: "unauthenticated",
@@ -29,6 +32,7 @@ export const reasons = {
   API_KEY_REQUIRED: "unauthenticated",
   API_KEY_INVALID: "unauthenticated",
   CLIENT_CERTIFICATE_REQUIRED: "unauthenticated",
+  OPERATOR_REQUIRED: "permission_denied",
   INIT_RATE_LIMITED: "resource_exhausted",
   SESSION_LIMIT_REACHED: "resource_exhausted",
   TOO_MANY_IN_FLIGHT_CALLS: "resource_exhausted",
@@ -36,6 +40,7 @@ export const reasons = {
   SESSION_NOT_FOUND: "not_found",
   SESSION_EXPIRED: "not_found",
   TOOL_NOT_FOUND: "not_found",
+  SERVICE_NOT_FOUND: "not_found",
   MCP_TIMEOUT: "deadline_exceeded",
   CANCELED: "canceled",
   MCP_SERVER_EXITED: "unavailable",

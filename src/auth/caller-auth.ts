@@ -6,6 +6,8 @@ export interface ApiKeyEntry {
   readonly name: string;
   /** Lower-case hex SHA-256 of the key; the config never holds the key itself. */
   readonly sha256: string;
+  /** `operator` keys may call the session admin service too. Default `client`. */
+  readonly role?: "client" | "operator";
 }
 
 /** How callers of the service prove who they are. */
@@ -14,6 +16,8 @@ export interface CallerAuthConfig {
   readonly apiKeys: readonly ApiKeyEntry[];
   /** Whether every call needs a TLS client certificate the configured CA signed. */
   readonly requireClientCertificate: boolean;
+  /** Certificate subjects whose callers are operators. */
+  readonly operatorCertificates?: readonly string[];
 }
 
 /** What a request shows about its caller. */
@@ -28,6 +32,8 @@ export interface CallerCredentials {
 export interface Caller {
   /** `key:<name>`, `cert:<subject>`, or `addr:<remote address>` when no auth is configured. */
   readonly id: string;
+  /** Authenticated by an operator key or certificate: may use the session admin service. */
+  readonly operator: boolean;
 }
 
 /** The header callers put their API key in; apart from `authorization`, which carries the session's JWT. */
@@ -46,9 +52,12 @@ export function createCallerAuth(
   const hashes = config.apiKeys.map((k) => ({
     name: k.name,
     digest: Buffer.from(k.sha256, "hex"),
+    operator: k.role === "operator",
   }));
+  const operatorSubjects = new Set(config.operatorCertificates ?? []);
   return (credentials) => {
     let id = `addr:${credentials.remoteAddress ?? "unknown"}`;
+    let operator = false;
     if (config.requireClientCertificate) {
       if (credentials.certificateSubject === undefined) {
         throw new ServiceError(
@@ -57,6 +66,7 @@ export function createCallerAuth(
         );
       }
       id = `cert:${credentials.certificateSubject}`;
+      operator = operatorSubjects.has(credentials.certificateSubject);
     }
     if (hashes.length > 0) {
       const key = credentials.apiKey;
@@ -68,11 +78,11 @@ export function createCallerAuth(
       }
       const digest = createHash("sha256").update(key, "utf8").digest();
       // Every entry is compared, so the time taken does not tell which one matched.
-      let match: string | undefined;
+      let match: (typeof hashes)[number] | undefined;
       for (const entry of hashes) {
         const equal =
           entry.digest.length === digest.length && timingSafeEqual(entry.digest, digest);
-        if (equal && match === undefined) match = entry.name;
+        if (equal && match === undefined) match = entry;
       }
       if (match === undefined) {
         throw new ServiceError(
@@ -80,8 +90,9 @@ export function createCallerAuth(
           `The API key in '${apiKeyHeader}' is not accepted.`,
         );
       }
-      id = `key:${match}`;
+      id = `key:${match.name}`;
+      operator ||= match.operator;
     }
-    return { id };
+    return { id, operator };
   };
 }

@@ -74,7 +74,13 @@ const apiKeyEntry = z.strictObject({
     /^[0-9a-f]{64}$/,
     "must be the key's SHA-256 as 64 lower-case hex digits (printf %s KEY | sha256sum)",
   ),
+  role: z
+    .enum(["client", "operator"], { error: 'must be "client" or "operator"' })
+    .default("client"),
 });
+
+const flag = (defaultValue: boolean) =>
+  z.boolean({ error: "must be true or false" }).default(defaultValue);
 
 function rate(burst: number, perSecond: number) {
   return z
@@ -194,6 +200,10 @@ export const configSchema = z.strictObject({
     z
       .strictObject({
         apiKeys: z.array(apiKeyEntry).default(() => []),
+        operatorCertificates: z.array(required().min(1, "must not be empty")).default(() => []),
+        anonymous: section(
+          z.strictObject({ reflection: flag(false), metrics: flag(false) }).prefault({}),
+        ),
       })
       .prefault({}),
   ),
@@ -262,6 +272,20 @@ export const configSchema = z.strictObject({
     z
       .strictObject({
         logToolArguments: z.boolean({ error: "must be true or false" }).default(false),
+      })
+      .prefault({}),
+  ),
+  tracing: section(
+    z
+      .strictObject({
+        enabled: flag(false),
+        otlpEndpoint: httpUrl.default("http://127.0.0.1:4318/v1/traces"),
+        serviceName: required().min(1, "must not be empty").default("mcp-client-server"),
+        sampleRatio: z
+          .number({ error: "must be a number from 0 to 1" })
+          .min(0, "must be a number from 0 to 1")
+          .max(1, "must be a number from 0 to 1")
+          .default(1),
       })
       .prefault({}),
   ),

@@ -57,7 +57,22 @@ export interface Config {
      * When not empty, every RPC and `POST /init` need `x-api-key` with one of
      * these keys; the config holds each key's SHA-256 (hex), never the key.
      */
-    readonly apiKeys: readonly { readonly name: string; readonly sha256: string }[];
+    readonly apiKeys: readonly {
+      readonly name: string;
+      readonly sha256: string;
+      /** `operator` keys may also call SessionAdminService. Default `client`. */
+      readonly role: "client" | "operator";
+    }[];
+    /**
+     * Subjects of TLS client certificates (as the server logs them) whose
+     * callers are operators. Default empty.
+     */
+    readonly operatorCertificates: readonly string[];
+    /**
+     * Extras callers may reach without an API key or certificate (the health
+     * service and `/healthz` / `/readyz` always may). Default none.
+     */
+    readonly anonymous: { readonly reflection: boolean; readonly metrics: boolean };
   };
   /** Abuse limits. */
   readonly limits: {
@@ -146,6 +161,17 @@ export interface Config {
   readonly audit: {
     /** Whether tool_called events carry the tool's arguments (redacted). Default false. */
     readonly logToolArguments: boolean;
+  };
+  /** OpenTelemetry tracing; off by default. */
+  readonly tracing: {
+    /** Default false. */
+    readonly enabled: boolean;
+    /** OTLP/HTTP traces endpoint. Default `http://127.0.0.1:4318/v1/traces`. */
+    readonly otlpEndpoint: string;
+    /** `service.name` of the spans. Default `mcp-client-server`. */
+    readonly serviceName: string;
+    /** Share of new traces sampled (parents' decisions are kept). Default 1. */
+    readonly sampleRatio: number;
   };
   readonly log: {
     /** pino level. Default `info`. */

@@ -38,6 +38,8 @@ export interface ConnectDeps {
   readonly processes: ProcessBudget;
   /** Kills every stdio server's process group if the service dies. */
   readonly guardian: ProcessGuardian;
+  /** Told the outcome of each server start (for metrics); not for starts whose callers gave up. */
+  readonly onServerStart?: (server: string, outcome: "ok" | "failed") => void;
 }
 
 // stderr lines logged per second per server (with a burst); more are counted, not logged.

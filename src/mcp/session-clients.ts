@@ -1,7 +1,12 @@
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { Tracer } from "@opentelemetry/api";
 import { ServiceError } from "../errors.js";
 import { withLinkedSignal } from "../linked-signal.js";
+import { endSpan } from "../tracing/in-span.js";
+import { noopTracer } from "../tracing/noop-tracer.js";
+import { startToolCallSpan } from "../tracing/tool-call-span.js";
 import { mapMcpError } from "./map-mcp-error.js";
+import { withProgress } from "./progress-tokens.js";
 import { lenientCallToolResultSchema, type ToolCallResult } from "./result-schemas.js";
 import type { LostReason, ServerConnection } from "./server-connection.js";
 import { listServerTools, type SessionTool } from "./tool-index.js";
@@ -17,10 +22,39 @@ export interface ToolCallRecord {
   readonly args: Record<string, unknown>;
 }
 
+/** One server of a session as an operator sees it. */
+export interface ServerStatus {
+  readonly name: string;
+  /** True once the server stopped: it went away by itself, or the session closed it. */
+  readonly closed: boolean;
+  /** Why it went away by itself; undefined while it runs or when the session closed it. */
+  readonly lostReason: LostReason | undefined;
+}
+
 /** Per-request limits for an MCP request. */
 export interface McpCallOptions {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+}
+
+/** An MCP `notifications/progress` for a running tool call. */
+export interface ToolCallProgress {
+  readonly progress: number;
+  readonly total?: number | undefined;
+  readonly message?: string | undefined;
+}
+
+/** Per-call options of a tool call. */
+export interface ToolCallOptions extends McpCallOptions {
+  /**
+   * Receives the server's progress notifications for the call, in order,
+   * until it ends. Setting it makes the request carry a `progressToken`,
+   * which is how a server knows to report progress. Progress does not
+   * extend `timeoutMs`: it bounds the whole call, so a server that reports
+   * forever cannot hold a call (and its in-flight slot) past the operator's
+   * maximum.
+   */
+  readonly onProgress?: ((progress: ToolCallProgress) => void) | undefined;
 }
 
 /**
@@ -35,6 +69,12 @@ export interface SessionClients {
   readonly inFlight: number;
   /** When the last MCP request ended (`Date.now()`), or 0 before any. */
   readonly lastActiveAtMs: number;
+  /** Tool calls sent to a server so far, whatever their outcome (running ones included). */
+  readonly toolCalls: number;
+  /** Tools known from the last listing: 0 before the first, and after a server said they changed. */
+  readonly knownTools: number;
+  /** Each server, in configuration order: stopped or not, and why it went away if it did by itself. */
+  serverStatus(): ServerStatus[];
   /** Called once, when the first server goes away, with why it did. */
   onLost: ((server: string, reason: LostReason) => void) | undefined;
   /** Called after every tool call that reached a server, with its outcome. */
@@ -50,7 +90,7 @@ export interface SessionClients {
   callTool(
     name: string,
     args: Record<string, unknown>,
-    options: McpCallOptions,
+    options: ToolCallOptions,
   ): Promise<ToolCallResult>;
   /**
    * Closes every connection; `graceMs` shortens stdio servers' grace.
@@ -64,14 +104,17 @@ export interface SessionClients {
  * Groups connected servers into one session's clients. At most
  * `maxInFlightCalls` MCP requests (tool calls and listings) run at once; one
  * more is RESOURCE_EXHAUSTED `TOO_MANY_IN_FLIGHT_CALLS` at once, never queued.
+ * Each tool call sent to a server gets an `mcp.tools/call` span from `tracer`.
  */
 export function createSessionClients(
   connections: readonly ServerConnection[],
   maxInFlightCalls = Number.POSITIVE_INFINITY,
+  tracer: Tracer = noopTracer,
 ): SessionClients {
   const prefixed = connections.length > 1;
   let inFlight = 0;
   let lastActiveAtMs = 0;
+  let toolCalls = 0;
   let closeCause: ServiceError | undefined;
   // Tool name -> the tool and the connection that serves it.
   let index: Map<string, { tool: SessionTool; connection: ServerConnection }> | undefined;
@@ -123,6 +166,15 @@ export function createSessionClients(
     get lastActiveAtMs() {
       return lastActiveAtMs;
     },
+    get toolCalls() {
+      return toolCalls;
+    },
+    get knownTools() {
+      return index?.size ?? 0;
+    },
+    serverStatus() {
+      return connections.map((c) => ({ name: c.name, closed: c.closed, lostReason: c.lostReason }));
+    },
     onLost: undefined,
     onToolCall: undefined,
     listTools(options) {
@@ -142,16 +194,20 @@ export function createSessionClients(
         }
         const { connection } = entry;
         const params = { name: entry.tool.tool.name, arguments: args };
+        toolCalls++;
         const started = performance.now();
         let outcome = "CANCELED";
+        const span = startToolCallSpan(tracer, connection.name, entry.tool.tool.name);
         try {
           const result = await guard(connection, options.signal, (signal) =>
             // `request` rather than `callTool`: the SDK's client-side output
             // validation would report a server's bad result as a -32602 of ours.
-            connection.client.request(
-              { method: "tools/call", params },
-              lenientCallToolResultSchema,
-              { signal, timeout: options.timeoutMs },
+            withProgress(connection.client, options.onProgress, (meta) =>
+              connection.client.request(
+                { method: "tools/call", params: { ...params, ...meta } },
+                lenientCallToolResultSchema,
+                { signal, timeout: options.timeoutMs },
+              ),
             ),
           );
           outcome = result.isError === true ? "is_error" : "ok";
@@ -161,6 +217,7 @@ export function createSessionClients(
           throw error;
         } finally {
           const durationMs = Math.round(performance.now() - started);
+          endSpan(span, outcome);
           clients.onToolCall?.({ server: connection.name, tool: name, durationMs, outcome, args });
         }
       });

@@ -11,7 +11,7 @@ export const kCallerCredentials = createContextKey<CallerCredentials>(
 
 /** The authenticated caller, set by the auth interceptor. */
 export const kCaller = createContextKey<Caller>(
-  { id: "anonymous" },
+  { id: "anonymous", operator: false },
   {
     description: "authenticated caller",
   },

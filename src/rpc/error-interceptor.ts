@@ -4,30 +4,48 @@ import type { Logger } from "../log/logger.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
- * Maps every error a handler throws through `toConnectError`, and logs it
- * with its cause, which the caller never sees: faults (neither ServiceError
- * nor ConnectError, and not the abort of a call its caller left) at error
+ * Maps every error a handler throws through `toConnectError` (a streaming
+ * handler's too, while its stream is read), and logs it with its cause,
+ * which the caller never sees: faults (neither ServiceError nor
+ * ConnectError, and not the abort of a call its caller left) at error
  * level, server-side failures (an MCP server exited, timed out or answered
  * an error) at warn, caller mistakes at debug.
  */
 export function createErrorInterceptor(logger: Logger): Interceptor {
+  function fail(error: unknown, procedure: string, signal: AbortSignal): ConnectError {
+    if (error instanceof ServiceError) {
+      // The session manager logs Init's outcome itself, for the /init alias too.
+      if (procedure === "Init") return toConnectError(error);
+      const serverSide = ["internal", "unavailable", "deadline_exceeded"].includes(
+        error.errorClass,
+      );
+      const fields = { procedure, reason: error.reason, ...error.metadata, err: error.cause };
+      logger[serverSide ? "warn" : "debug"](fields, error.message);
+    } else if (!(error instanceof ConnectError) && !signal.aborted) {
+      logger.error({ procedure, err: error }, "internal error");
+    }
+    return toConnectError(error);
+  }
   return (next) => async (req) => {
+    const procedure = req.method.name;
     try {
-      return await next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      // A streaming handler runs while its stream is read, after `next` returned.
+      return { ...res, message: mapErrors(res.message, (e) => fail(e, procedure, req.signal)) };
     } catch (error) {
-      const procedure = req.method.name;
-      if (error instanceof ServiceError) {
-        // The session manager logs Init's outcome itself, for the /init alias too.
-        if (procedure === "Init") throw toConnectError(error);
-        const serverSide = ["internal", "unavailable", "deadline_exceeded"].includes(
-          error.errorClass,
-        );
-        const fields = { procedure, reason: error.reason, ...error.metadata, err: error.cause };
-        logger[serverSide ? "warn" : "debug"](fields, error.message);
-      } else if (!(error instanceof ConnectError) && !req.signal.aborted) {
-        logger.error({ procedure, err: error }, "internal error");
-      }
-      throw toConnectError(error);
+      throw fail(error, procedure, req.signal);
     }
   };
+}
+
+async function* mapErrors<T>(
+  messages: AsyncIterable<T>,
+  map: (error: unknown) => ConnectError,
+): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw map(error);
+  }
 }

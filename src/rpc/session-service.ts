@@ -4,6 +4,8 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type CallToolRequest,
   type CallToolResponse,
+  type CallToolStreamRequest,
+  type CallToolStreamResponse,
   type CloseSessionRequest,
   type CloseSessionResponse,
   CloseSessionResponseSchema,
@@ -15,12 +17,16 @@ import {
   ListToolsResponseSchema,
   type SessionService,
 } from "../../gen/mcpclient/v1/session_service_pb.js";
+import type { ToolCallResult } from "../mcp/result-schemas.js";
+import type { ToolCallProgress } from "../mcp/session-clients.js";
 import { resolveToolTimeout, type ToolTimeoutLimits } from "../mcp/tool-timeout.js";
 import { checkRequired } from "../session/init-request.js";
 import type { SessionManager } from "../session/session-manager.js";
 import { bearerToken } from "./bearer-token.js";
 import { kCaller } from "./caller-context.js";
 import { toCallToolResponse, toProtoTool } from "./convert-tool.js";
+import { toCallToolStreamResponse } from "./convert-tool-stream.js";
+import { streamProgress } from "./progress-stream.js";
 
 /**
  * The SessionService handlers: proto in, domain call, proto out. Errors are
@@ -39,6 +45,25 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
   }
 
   async callTool(req: CallToolRequest, ctx: HandlerContext): Promise<CallToolResponse> {
+    const { clients, args, timeoutMs } = await this.openToolCall(req, ctx);
+    const result = await clients.callTool(req.name, args, { signal: ctx.signal, timeoutMs });
+    return toCallToolResponse(result);
+  }
+
+  async *callToolStream(
+    req: CallToolStreamRequest,
+    ctx: HandlerContext,
+  ): AsyncGenerator<CallToolStreamResponse> {
+    const { clients, args, timeoutMs } = await this.openToolCall(req, ctx);
+    const events = streamProgress<ToolCallProgress, ToolCallResult>(
+      (onProgress, signal) => clients.callTool(req.name, args, { signal, timeoutMs, onProgress }),
+      { signal: ctx.signal },
+    );
+    for await (const event of events) yield toCallToolStreamResponse(event);
+  }
+
+  // The checks both tool call RPCs run before the call.
+  private async openToolCall(req: CallToolRequest | CallToolStreamRequest, ctx: HandlerContext) {
     checkRequired({ session_id: req.sessionId, name: req.name });
     const clients = await this.sessions.open(
       req.sessionId,
@@ -47,8 +72,7 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
     );
     const timeoutMs = resolveToolTimeout(toMs(req.timeout), ctx.timeoutMs(), this.limits);
     const args: JsonObject = req.arguments ?? {};
-    const result = await clients.callTool(req.name, args, { signal: ctx.signal, timeoutMs });
-    return toCallToolResponse(result);
+    return { clients, args, timeoutMs };
   }
 
   async listTools(req: ListToolsRequest, ctx: HandlerContext): Promise<ListToolsResponse> {

@@ -5,6 +5,7 @@ import { type ErrorClass, errorDomain, ServiceError } from "../errors.js";
 const codes: Record<ErrorClass, Code> = {
   invalid_argument: Code.InvalidArgument,
   unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
   not_found: Code.NotFound,
   deadline_exceeded: Code.DeadlineExceeded,
   unavailable: Code.Unavailable,

@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import type { Tracer } from "@opentelemetry/api";
 import { parseApiUrl } from "../credentials/api-url.js";
 import type { CredentialCheck } from "../credentials/credential-check.js";
 import { checkJwtFormat } from "../credentials/jwt-format.js";
@@ -9,12 +10,14 @@ import type { Logger } from "../log/logger.js";
 import type { SessionClients } from "../mcp/session-clients.js";
 import type { StartSessionClients } from "../mcp/start-session-clients.js";
 import type { ProcessReservation } from "../process/process-budget.js";
+import { inSpan } from "../tracing/in-span.js";
+import { noopTracer } from "../tracing/noop-tracer.js";
 import { createCrashBudget, type RestartPolicy } from "./crash-budget.js";
 import { digest, digestsEqual } from "./digest.js";
 import { createEndedSessions } from "./ended-sessions.js";
 import { createInitQueue } from "./init-queue.js";
 import { checkInitInput, checkSessionId, type InitInput } from "./init-request.js";
-import type { LifetimePolicy, LiveSession } from "./live-session.js";
+import type { LifetimePolicy } from "./live-session.js";
 import {
   credentialsMismatch,
   sessionLimitReached,
@@ -22,7 +25,14 @@ import {
   sessionTokenExpired,
   shuttingDown,
 } from "./session-errors.js";
-import type { SessionRecord, SessionRegistry } from "./session-registry.js";
+import type { SessionRegistry } from "./session-registry.js";
+import {
+  pageSessions,
+  type SessionPage,
+  type SessionSnapshot,
+  snapshotSession,
+} from "./session-snapshot.js";
+import { createSessionStart } from "./session-start.js";
 import { createSessionTable } from "./session-table.js";
 
 /** What the session manager is built from. */
@@ -44,6 +54,11 @@ export interface SessionManagerDeps {
   readonly restart?: RestartPolicy;
   /** Receives the audit events: Inits, replacements, closes, lost servers, tool calls. */
   readonly audit?: AuditLog;
+  /**
+   * Traces Init's steps (`init.check_format`, `init.credential_check`,
+   * `init.mcp_start`) under the active span. Default: noopTracer.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** Opens, finds, authorizes, restarts and closes sessions. Owns every session's MCP clients. */
@@ -80,6 +95,17 @@ export interface SessionManager {
   closeAll(budgetMs?: number): Promise<void>;
   /** The number of sessions with live clients. */
   readonly size: number;
+  /**
+   * Read-only: snapshots of the sessions with live clients, active or
+   * inactive, in ascending session id order, at most `limit`, starting after
+   * `afterSessionId` when given. Nothing is touched: no session counts as used.
+   */
+  list(page: { afterSessionId?: string | undefined; limit: number }): SessionPage;
+  /**
+   * Read-only: a snapshot of one session with live clients.
+   * `MISSING_PARAMETERS`, `INVALID_SESSION_ID`, `SESSION_NOT_FOUND`.
+   */
+  describe(sessionId: string): SessionSnapshot;
 }
 
 const noReservation: ProcessReservation = { spawned() {}, release() {} };
@@ -99,6 +125,7 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const { registry, logger } = deps;
   const audit: AuditLog = deps.audit ?? (() => {});
   const now = deps.now ?? Date.now;
+  const tracer = deps.tracer ?? noopTracer;
   const queue = createInitQueue();
   const lifetime = new AbortController();
   // Every Init under way listens to it: there is no sensible maximum.
@@ -115,11 +142,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     crashes,
     ended,
   });
+  const start = createSessionStart({ ...deps, audit, now, tracer, crashes, table });
   let draining = false;
 
   async function create(input: InitInput, credentialDigest: string, runSignal: AbortSignal) {
-    const apiUrl = parseApiUrl(input.apiUrl);
-    const { expiresAtMs } = checkJwtFormat(input.jwtToken, now());
+    const { apiUrl, expiresAtMs } = await inSpan(tracer, "init.check_format", {}, async () => ({
+      apiUrl: parseApiUrl(input.apiUrl),
+      ...checkJwtFormat(input.jwtToken, now()),
+    }));
     const isNew = table.get(input.sessionId) === undefined;
     if (isNew && table.occupied() >= maxSessions) await table.evictStale();
     if (isNew && table.occupied() >= maxSessions) throw sessionLimitReached(maxSessions);
@@ -128,81 +158,12 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
     const doneCreating = table.startCreating(input.sessionId, isNew);
     try {
       return await withLinkedSignal([lifetime.signal, runSignal], (signal) =>
-        start(input, credentialDigest, signal, apiUrl, expiresAtMs, reservation),
+        start({ input, credentialDigest, apiUrl, expiresAtMs }, signal, reservation),
       );
     } finally {
       doneCreating();
       reservation.release();
     }
-  }
-
-  async function start(
-    input: InitInput,
-    credentialDigest: string,
-    signal: AbortSignal,
-    apiUrl: URL,
-    expiresAtMs: number | undefined,
-    reservation: ProcessReservation,
-  ) {
-    const { sessionId, jwtToken } = input;
-    const log = logger.child({ session_id: sessionId });
-    log.info("validating credentials");
-    await deps.checkCredentials(apiUrl, jwtToken, signal);
-    log.info("credentials validated");
-    let clients: SessionClients;
-    try {
-      clients = await deps.startClients({ sessionId, apiUrl, jwtToken }, signal, reservation);
-    } catch (error) {
-      if (!signal.aborted) crashes.record(sessionId);
-      throw error;
-    }
-    const at = now();
-    const record: SessionRecord = {
-      sessionId,
-      credentialDigest,
-      tokenDigest: digest(jwtToken),
-      state: "active",
-      servers: clients.servers,
-      createdAtMs: at,
-      lastUsedAtMs: at,
-      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
-    };
-    try {
-      // Nobody waits any more, or the server is stopping: keep nothing.
-      if (signal.aborted) throw signal.reason;
-      await registry.put(record);
-    } catch (error) {
-      await clients.close();
-      throw error;
-    }
-    const previous = table.get(sessionId);
-    table.add({ record, clients, lastUsedAtMs: at, apiUrl: input.apiUrl });
-    clients.onToolCall = (call) =>
-      audit({
-        event: "tool_called",
-        session_id: sessionId,
-        server: call.server,
-        tool: call.tool,
-        duration_ms: call.durationMs,
-        outcome: call.outcome,
-        arguments: call.args,
-      });
-    log.info({ servers: clients.servers }, "MCP manager started");
-    if (previous) await retire(previous, sessionId, log);
-    return { reused: false };
-  }
-
-  // Closes the clients a new start replaced, saying whether it was a restart.
-  async function retire(previous: LiveSession, sessionId: string, log: Logger): Promise<void> {
-    const server = previous.lostServer;
-    if (server !== undefined) {
-      log.info({ server }, "session restarted");
-      audit({ event: "session_restarted", session_id: sessionId, server });
-    } else {
-      log.info("session replaced: previous MCP clients closed");
-      audit({ event: "session_replaced", session_id: sessionId });
-    }
-    await previous.clients.close();
   }
 
   function reuse(input: InitInput, credentialDigest: string): { reused: boolean } | undefined {
@@ -225,6 +186,15 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   return {
     get size() {
       return table.size;
+    },
+    list({ afterSessionId, limit }) {
+      return pageSessions(table.list(), afterSessionId, limit);
+    },
+    describe(sessionId) {
+      checkSessionId(sessionId);
+      const session = table.get(sessionId);
+      if (session === undefined) throw sessionNotFound();
+      return snapshotSession(session);
     },
     async init(input, signal, callerId = "anonymous") {
       checkInitInput(input);

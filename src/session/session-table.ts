@@ -39,6 +39,8 @@ export interface SessionTableDeps {
  */
 export interface SessionTable {
   get(sessionId: string): LiveSession | undefined;
+  /** Every session with live clients (active or inactive), in no particular order. */
+  list(): LiveSession[];
   /** Sessions with live clients. */
   readonly size: number;
   /** Live sessions plus new ones being created: what counts against `maxSessions`. */
@@ -146,6 +148,7 @@ export function createSessionTable(deps: SessionTableDeps): SessionTable {
 
   return {
     get: (sessionId) => live.get(sessionId),
+    list: () => [...live.values()],
     get size() {
       return live.size;
     },

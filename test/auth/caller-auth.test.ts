@@ -49,19 +49,19 @@ function rejection(config: CallerAuthConfig, credentials: CallerCredentials) {
 describe("createCallerAuth without API keys or client certificates", () => {
   it("identifies the caller by its remote address", () => {
     const auth = createCallerAuth(none);
-    expect(auth({ remoteAddress: "10.1.2.3" })).toEqual({ id: "addr:10.1.2.3" });
-    expect(auth({ remoteAddress: "::1" })).toEqual({ id: "addr:::1" });
+    expect(auth({ remoteAddress: "10.1.2.3" })).toEqual({ id: "addr:10.1.2.3", operator: false });
+    expect(auth({ remoteAddress: "::1" })).toEqual({ id: "addr:::1", operator: false });
   });
 
   it("names an unknown address `addr:unknown`", () => {
-    expect(createCallerAuth(none)({})).toEqual({ id: "addr:unknown" });
+    expect(createCallerAuth(none)({})).toEqual({ id: "addr:unknown", operator: false });
   });
 
   it("ignores an API key or a subject nobody asked for", () => {
     const auth = createCallerAuth(none);
     expect(
       auth({ apiKey: backendKey, certificateSubject: "someone", remoteAddress: "10.0.0.9" }),
-    ).toEqual({ id: "addr:10.0.0.9" });
+    ).toEqual({ id: "addr:10.0.0.9", operator: false });
   });
 });
 
@@ -94,11 +94,15 @@ describe("createCallerAuth with API keys", () => {
   it("accepts the first key as `key:<name>`", () => {
     expect(createCallerAuth(keysOnly)({ apiKey: backendKey, remoteAddress: "10.0.0.1" })).toEqual({
       id: "key:backend",
+      operator: false,
     });
   });
 
   it("accepts the second key as its own name", () => {
-    expect(createCallerAuth(keysOnly)({ apiKey: batchKey })).toEqual({ id: "key:batch" });
+    expect(createCallerAuth(keysOnly)({ apiKey: batchKey })).toEqual({
+      id: "key:batch",
+      operator: false,
+    });
   });
 
   it("checks the key on every call (a good key does not open the door for the next)", () => {
@@ -130,7 +134,7 @@ describe("createCallerAuth with client certificates required", () => {
         certificateSubject: "backend-client",
         remoteAddress: "10.0.0.1",
       }),
-    ).toEqual({ id: "cert:backend-client" });
+    ).toEqual({ id: "cert:backend-client", operator: false });
   });
 });
 
@@ -157,6 +161,51 @@ describe("createCallerAuth with API keys and client certificates", () => {
   it("accepts both, naming the caller by its key", () => {
     expect(
       createCallerAuth(both)({ certificateSubject: "backend-client", apiKey: batchKey }),
-    ).toEqual({ id: "key:batch" });
+    ).toEqual({ id: "key:batch", operator: false });
+  });
+});
+
+describe("createCallerAuth operators", () => {
+  const opsKey = `KEYCANARY-ops-${randomUUID()}`;
+  const withOperator = {
+    apiKeys: [
+      { name: "backend", sha256: sha256hex(backendKey) },
+      { name: "ops", sha256: sha256hex(opsKey), role: "operator" as const },
+    ],
+    requireClientCertificate: false,
+  };
+
+  it("marks a caller with an operator key as an operator, and a client key as not", () => {
+    const auth = createCallerAuth(withOperator);
+    expect(auth({ apiKey: opsKey })).toEqual({ id: "key:ops", operator: true });
+    expect(auth({ apiKey: backendKey })).toEqual({ id: "key:backend", operator: false });
+  });
+
+  it("marks a caller whose certificate subject is listed as an operator", () => {
+    const auth = createCallerAuth({
+      apiKeys: [],
+      requireClientCertificate: true,
+      operatorCertificates: ["ops-client"],
+    });
+    expect(auth({ certificateSubject: "ops-client" })).toEqual({
+      id: "cert:ops-client",
+      operator: true,
+    });
+    expect(auth({ certificateSubject: "backend-client" })).toEqual({
+      id: "cert:backend-client",
+      operator: false,
+    });
+  });
+
+  it("never makes an unauthenticated caller an operator", () => {
+    const auth = createCallerAuth({
+      apiKeys: [],
+      requireClientCertificate: false,
+      operatorCertificates: ["ops-client"],
+    });
+    expect(auth({ certificateSubject: "ops-client", remoteAddress: "10.0.0.1" })).toEqual({
+      id: "addr:10.0.0.1",
+      operator: false,
+    });
   });
 });

@@ -5,26 +5,18 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { EventLog } from "../mcp/harness.js";
-import {
-  appWithUpstream,
-  createHarness,
-  expectRpcError,
-  type Harness,
-  initSession,
-} from "../service/harness.js";
+import { createHarness, expectRpcError, type Harness, initSession } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
-import { cmdline, waitUntilGone } from "../support/proc-tree.js";
 import { processGone } from "../support/process-gone.js";
 import { waitFor } from "../support/wait.js";
 import {
-  type ChaosOverrides,
-  type ChaosPids,
-  callStructured,
-  chaosConfig,
-  chaosEvents,
-  chaosServer,
+  type ChaosApp,
+  chaosApp,
+  chaosServerPid,
   childProcesses,
+  expectGone,
   expectNoZombies,
+  openSession,
 } from "./harness.js";
 
 const MiB = 1024 * 1024;
@@ -42,32 +34,11 @@ afterEach(async () => {
   try {
     await h.cleanup();
   } finally {
-    const survivors = await waitUntilGone(seen, 5_000);
-    expect(survivors.map((pid) => `${pid} ${cmdline(pid)}`)).toEqual([]);
+    await expectGone(seen, 5_000);
     expect(childProcesses()).toEqual([]);
     expectNoZombies();
   }
 });
-
-/** An app and upstream whose MCP servers are chaos fixtures named `names`, with `overrides`. */
-async function chaosApp(
-  overrides: Omit<ChaosOverrides, "mcpServers"> = {},
-  names: readonly string[] = ["chaos"],
-) {
-  const events = chaosEvents(h);
-  const mcpServers = Object.fromEntries(names.map((name) => [name, chaosServer(events)]));
-  const app = await appWithUpstream(h, await chaosConfig({ mcpServers, ...overrides }));
-  return { ...app, events };
-}
-
-type ChaosApp = Awaited<ReturnType<typeof chaosApp>>;
-
-/** Inits `sessionId` with a fresh token and returns the token. */
-async function open(app: ChaosApp, sessionId: string): Promise<string> {
-  const token = h.jwt();
-  await initSession(app.client, app.upstream, sessionId, token);
-  return token;
-}
 
 /** The pid of the session's server `tool` reports (`pids`, or `<server>__pids`), remembered. */
 async function serverPid(
@@ -76,8 +47,7 @@ async function serverPid(
   token: string,
   tool = "pids",
 ): Promise<number> {
-  const { pid } = await callStructured<ChaosPids>(app.client, sessionId, token, tool);
-  expect(pid).toEqual(expect.any(Number));
+  const pid = await chaosServerPid(app.client, sessionId, token, tool);
   seen.push(pid);
   return pid;
 }
@@ -121,9 +91,9 @@ const flooded = (events: EventLog) => events.read().filter((e) => e.event === "f
 
 describe("stdio floods", () => {
   it("a server that floods stdout without a newline is ended and the session says why", async () => {
-    const app = await chaosApp({ stdio: { maxMessageBytes: 1 * MiB } });
-    const tA = await open(app, "flooder");
-    const tB = await open(app, "bystander");
+    const app = await chaosApp(h, { stdio: { maxMessageBytes: 1 * MiB } });
+    const tA = await openSession(h, app, "flooder");
+    const tB = await openSession(h, app, "bystander");
     const pidA = await serverPid(app, "flooder", tA);
     const pidB = await serverPid(app, "bystander", tB);
 
@@ -170,8 +140,8 @@ describe("stdio floods", () => {
 
   it("a server that floods stderr is ended and the log stays bounded", async () => {
     const rate = 65_536;
-    const app = await chaosApp({ stdio: { maxStderrBytesPerSecond: rate } });
-    const token = await open(app, "noisy");
+    const app = await chaosApp(h, { stdio: { maxStderrBytesPerSecond: rate } });
+    const token = await openSession(h, app, "noisy");
     const pid = await serverPid(app, "noisy", token);
 
     const started = performance.now();
@@ -214,9 +184,9 @@ describe("stdio floods", () => {
   });
 
   it("a stderr writer under the limit is not ended", async () => {
-    const app = await chaosApp();
+    const app = await chaosApp(h);
     expect(app.config.stdio.maxStderrBytesPerSecond).toBe(MiB);
-    const token = await open(app, "chatty");
+    const token = await openSession(h, app, "chatty");
     const pid = await serverPid(app, "chatty", token);
 
     const res = await call(app, "chatty", token, "flood_stderr", { bytes: 100 * 1024 });
@@ -230,8 +200,8 @@ describe("stdio floods", () => {
 describe("session lifetimes", () => {
   it("an idle session ends after sessions.idleTimeoutMs", async () => {
     const idleTimeoutMs = 400;
-    const app = await chaosApp({ sessions: { idleTimeoutMs } });
-    const token = await open(app, "idle");
+    const app = await chaosApp(h, { sessions: { idleTimeoutMs } });
+    const token = await openSession(h, app, "idle");
     const usedAt = Date.now();
     const pid = await serverPid(app, "idle", token);
 
@@ -261,8 +231,8 @@ describe("session lifetimes", () => {
   });
 
   it("a session kept busy does not idle out, and a call longer than the idle timeout keeps it", async () => {
-    const app = await chaosApp({ sessions: { idleTimeoutMs: 400 } });
-    const token = await open(app, "busy");
+    const app = await chaosApp(h, { sessions: { idleTimeoutMs: 400 } });
+    const token = await openSession(h, app, "busy");
     const pid = await serverPid(app, "busy", token);
 
     const until = Date.now() + 1_500;
@@ -280,9 +250,9 @@ describe("session lifetimes", () => {
 
   it("a session ends at sessions.maxLifetimeMs even while used", async () => {
     const maxLifetimeMs = 800;
-    const app = await chaosApp({ sessions: { maxLifetimeMs, idleTimeoutMs: 60_000 } });
+    const app = await chaosApp(h, { sessions: { maxLifetimeMs, idleTimeoutMs: 60_000 } });
     const initAt = Date.now();
-    const token = await open(app, "mortal");
+    const token = await openSession(h, app, "mortal");
     const pid = await serverPid(app, "mortal", token);
 
     const deadline = initAt + maxLifetimeMs + 2_000;
@@ -313,9 +283,9 @@ describe("session lifetimes", () => {
 
 describe("limits.maxChildProcesses", () => {
   it("Init past limits.maxChildProcesses is refused before any credential check", async () => {
-    const app = await chaosApp({ limits: { maxChildProcesses: 2 } });
-    const t1 = await open(app, "s1");
-    const t2 = await open(app, "s2");
+    const app = await chaosApp(h, { limits: { maxChildProcesses: 2 } });
+    const t1 = await openSession(h, app, "s1");
+    const t2 = await openSession(h, app, "s2");
     const pid1 = await serverPid(app, "s1", t1);
     const pid2 = await serverPid(app, "s2", t2);
     const before = { checks: app.upstream.validations().length, calls: app.starts.calls };
@@ -339,8 +309,8 @@ describe("limits.maxChildProcesses", () => {
   });
 
   it("counts every process of a session: two servers each, three allowed, the second Init is refused", async () => {
-    const app = await chaosApp({ limits: { maxChildProcesses: 3 } }, ["a", "b"]);
-    const t1 = await open(app, "s1");
+    const app = await chaosApp(h, { limits: { maxChildProcesses: 3 }, servers: ["a", "b"] });
+    const t1 = await openSession(h, app, "s1");
     await serverPid(app, "s1", t1, "a__pids");
     await serverPid(app, "s1", t1, "b__pids");
     const checks = app.upstream.validations().length;
@@ -355,8 +325,8 @@ describe("limits.maxChildProcesses", () => {
   });
 
   it("a crashed session's restart counts against the process cap", async () => {
-    const app = await chaosApp({ limits: { maxChildProcesses: 1 } });
-    const token = await open(app, "crashy");
+    const app = await chaosApp(h, { limits: { maxChildProcesses: 1 } });
+    const token = await openSession(h, app, "crashy");
     const pid = await serverPid(app, "crashy", token);
     const otherInit = () =>
       app.client.init({ sessionId: "other", apiUrl: app.upstream.apiUrl, jwtToken: h.jwt() });
@@ -385,8 +355,8 @@ describe("limits.maxChildProcesses", () => {
 
 describe("requests running when their session ends", () => {
   it("fail with SESSION_EXPIRED when the session reaches its lifetime", async () => {
-    const app = await chaosApp({ sessions: { maxLifetimeMs: 600, idleTimeoutMs: 60_000 } });
-    const token = await open(app, "mortal");
+    const app = await chaosApp(h, { sessions: { maxLifetimeMs: 600, idleTimeoutMs: 60_000 } });
+    const token = await openSession(h, app, "mortal");
     await serverPid(app, "mortal", token);
     const { info } = await expectRpcError(
       call(app, "mortal", token, "sleep", { ms: 10_000 }),
@@ -397,8 +367,8 @@ describe("requests running when their session ends", () => {
   });
 
   it("fail with SESSION_NOT_FOUND when CloseSession closes the session", async () => {
-    const app = await chaosApp();
-    const token = await open(app, "closing");
+    const app = await chaosApp(h);
+    const token = await openSession(h, app, "closing");
     await serverPid(app, "closing", token);
     const running = expectRpcError(
       call(app, "closing", token, "sleep", { ms: 10_000 }),
@@ -415,8 +385,8 @@ describe("requests running when their session ends", () => {
   });
 
   it("count idle time from the end of the last call", async () => {
-    const app = await chaosApp({ sessions: { idleTimeoutMs: 400 } });
-    const token = await open(app, "patient");
+    const app = await chaosApp(h, { sessions: { idleTimeoutMs: 400 } });
+    const token = await openSession(h, app, "patient");
     const pid = await serverPid(app, "patient", token);
     expect(textOf(await call(app, "patient", token, "sleep", { ms: 1_000 }))).toBe("slept");
     await sleep(250);

@@ -4,10 +4,16 @@ import { expect } from "vitest";
 import type { Config, McpServerConfig } from "../../src/config/types.js";
 import { guardianMarker } from "../../src/process/guardian.js";
 import { createEventLog, type EventLog } from "../mcp/harness.js";
-import { type Harness, type SessionClient, testConfig } from "../service/harness.js";
+import {
+  appWithUpstream,
+  type Harness,
+  initSession,
+  type SessionClient,
+  testConfig,
+} from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
-import { cmdline, descendants, zombies } from "../support/proc-tree.js";
+import { cmdline, descendants, waitUntilGone, zombies } from "../support/proc-tree.js";
 
 /** The chaos fixture: a real stdio MCP server that crashes, hangs, forks and floods on request. */
 export const chaosServerPath = fileURLToPath(
@@ -77,6 +83,39 @@ export function chaosEvents(h: Harness): EventLog {
   return events;
 }
 
+/** A chaos app's config sections and servers. */
+export interface ChaosAppOptions extends Omit<ChaosOverrides, "mcpServers"> {
+  /**
+   * The names of its chaos servers (default one, "chaos"): one server's
+   * tools are bare (`pids`), several servers' are `<name>__pids`.
+   */
+  readonly servers?: readonly string[];
+  /** The env switches every server gets. */
+  readonly switches?: ChaosSwitches;
+  /** Where the servers record; by default a fresh log, removed at cleanup. */
+  readonly events?: EventLog;
+}
+
+/** An app and upstream whose MCP servers are chaos fixtures, with their event log. */
+export async function chaosApp(h: Harness, options: ChaosAppOptions = {}) {
+  const { servers = ["chaos"], switches, events = chaosEvents(h), ...overrides } = options;
+  const mcpServers = Object.fromEntries(
+    servers.map((name) => [name, chaosServer(events, switches)]),
+  );
+  const app = await appWithUpstream(h, await chaosConfig({ mcpServers, ...overrides }));
+  return { ...app, events };
+}
+
+/** What chaosApp resolves with. */
+export type ChaosApp = Awaited<ReturnType<typeof chaosApp>>;
+
+/** Inits `sessionId` on `app` with a fresh token and returns the token. */
+export async function openSession(h: Harness, app: ChaosApp, sessionId: string): Promise<string> {
+  const token = h.jwt();
+  await initSession(app.client, app.upstream, sessionId, token);
+  return token;
+}
+
 /** What the fixture's `pids` tool reports. */
 export interface ChaosPids {
   readonly pid: number;
@@ -94,6 +133,34 @@ export async function callStructured<T>(
 ): Promise<T> {
   const result = await client.callTool({ sessionId, name, arguments: args }, bearer(token));
   return result.structuredContent as unknown as T;
+}
+
+/** The pid of the chaos server behind `tool` (`pids`, or `<server>__pids`); fails unless there is one. */
+export async function chaosServerPid(
+  client: SessionClient,
+  sessionId: string,
+  token: string,
+  tool = "pids",
+): Promise<number> {
+  const { pid } = await callStructured<ChaosPids>(client, sessionId, token, tool);
+  expect(pid).toEqual(expect.any(Number));
+  return pid;
+}
+
+/**
+ * Waits up to `timeoutMs` for every one of `pids` to end (or turn zombie),
+ * then fails naming each still running by pid and argv.
+ */
+export async function expectGone(
+  pids: readonly number[],
+  timeoutMs: number,
+  message?: string,
+): Promise<void> {
+  const survivors = await waitUntilGone(pids, timeoutMs);
+  expect(
+    survivors.map((pid) => `${pid} ${cmdline(pid)}`),
+    message,
+  ).toEqual([]);
 }
 
 /** Fails when this test process has zombie children or grandchildren. */

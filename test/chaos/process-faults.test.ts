@@ -2,11 +2,9 @@ import { Code } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EventLog } from "../mcp/harness.js";
 import {
-  appWithUpstream,
   createHarness,
   expectRpcError,
   type Harness,
-  initSession,
   type SessionClient,
 } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
@@ -21,14 +19,15 @@ import {
 import { type RpcFailure, toRpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
 import {
-  type ChaosPids,
+  type ChaosAppOptions,
   type ChaosSwitches,
   callStructured,
-  chaosConfig,
+  chaosApp,
   chaosEvents,
-  chaosServer,
+  chaosServerPid,
   childProcesses,
   expectNoZombies,
+  openSession,
 } from "./harness.js";
 
 const sessionId = "s-faults";
@@ -140,48 +139,89 @@ async function serverPid(
   token: string,
   tool = "pids",
 ): Promise<number> {
-  const { pid } = await callStructured<ChaosPids>(client, session, token, tool);
-  expect(pid).toEqual(expect.any(Number));
+  const pid = await chaosServerPid(client, session, token, tool);
   track(pid);
   return pid;
 }
 
+/** A chaos app recording into this test's event log, with the short stop grace. */
+function faultsApp(options: ChaosAppOptions = {}) {
+  return chaosApp(h, { events, stdio: { stopGraceMs }, ...options });
+}
+
 /** A single-server app (tool names bare) with the given chaos switches, and a session. */
 async function singleServerSession(switches: ChaosSwitches = {}) {
-  const config = await chaosConfig({
-    mcpServers: { chaos: chaosServer(events, switches) },
-    stdio: { stopGraceMs },
-  });
-  const testApp = await appWithUpstream(h, config);
-  const token = h.jwt();
-  await initSession(testApp.client, testApp.upstream, sessionId, token);
-  return { ...testApp, token };
+  const app = await faultsApp({ switches });
+  return { ...app, token: await openSession(h, app, sessionId) };
+}
+
+/**
+ * Starts a 10 s `sleep` through `tool`, SIGKILLs server `pid` once the call
+ * reached it and fails unless the call failed with MCP_SERVER_EXITED for
+ * `server` within a second; resolves with when the kill was sent.
+ */
+async function killMidCall(
+  client: SessionClient,
+  token: string,
+  pid: number,
+  tool: string,
+  server: string,
+): Promise<number> {
+  const sleeping = settle(
+    client.callTool({ sessionId, name: tool, arguments: { ms: 10_000 } }, bearer(token)),
+  );
+  await waitFor(() => toolCall(pid, "sleep"), `the sleep call to reach server ${pid}`);
+  const killedAt = performance.now();
+  process.kill(pid, "SIGKILL");
+  const failed = await sleeping;
+  const metadata = expectFailed(failed, Code.Unavailable, "MCP_SERVER_EXITED");
+  expect(metadata).toEqual({ server, why: "exited", signal: "SIGKILL" });
+  expect(failed.atMs - killedAt, "ms from the kill to the failed call").toBeLessThan(1_000);
+  return killedAt;
+}
+
+/**
+ * Has server `pid` start a grandchild through `tool`, tracks it and fails
+ * unless it is in the server's process group; resolves with its pid.
+ */
+async function spawnGrandchild(
+  client: SessionClient,
+  token: string,
+  pid: number,
+  tool: string,
+): Promise<number> {
+  const grandchild = await callStructured<{ pid: number }>(client, sessionId, token, tool);
+  track(grandchild.pid);
+  expect(readStat(grandchild.pid)?.pgid, "the grandchild is in its server's group").toBe(pid);
+  return grandchild.pid;
+}
+
+/** Closes `session` and fails unless every one of `pids` is gone within `withinMs` of the close. */
+async function closeAndExpectGone(
+  client: SessionClient,
+  session: string,
+  token: string,
+  pids: number[],
+  withinMs: number,
+): Promise<void> {
+  const closingAt = performance.now();
+  const closed = await client.closeSession({ sessionId: session }, bearer(token));
+  expect(closed.closed).toBe(true);
+  const left = withinMs - (performance.now() - closingAt);
+  expect(await waitUntilGone(pids, Math.max(0, left)), "processes still running").toEqual([]);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("stdio servers that die", () => {
   it("kill -9 of a child mid-call fails the call within a second with MCP_SERVER_EXITED", async () => {
-    const config = await chaosConfig({
-      mcpServers: { a: chaosServer(events), b: chaosServer(events) },
-      stdio: { stopGraceMs },
-    });
-    const { client, upstream } = await appWithUpstream(h, config);
-    const token = h.jwt();
-    await initSession(client, upstream, sessionId, token);
+    const app = await faultsApp({ servers: ["a", "b"] });
+    const { client, upstream } = app;
+    const token = await openSession(h, app, sessionId);
     const a = await serverPid(client, sessionId, token, "a__pids");
     const b = await serverPid(client, sessionId, token, "b__pids");
 
-    const sleeping = settle(
-      client.callTool({ sessionId, name: "a__sleep", arguments: { ms: 10_000 } }, bearer(token)),
-    );
-    await waitFor(() => toolCall(a, "sleep"), "a's sleep call to reach it");
-    const killedAt = performance.now();
-    process.kill(a, "SIGKILL");
-    const failed = await sleeping;
-    const metadata = expectFailed(failed, Code.Unavailable, "MCP_SERVER_EXITED");
-    expect(metadata).toEqual({ server: "a", why: "exited", signal: "SIGKILL" });
-    expect(failed.atMs - killedAt, "ms from the kill to the failed call").toBeLessThan(1_000);
+    await killMidCall(client, token, a, "a__sleep", "a");
     // The session is not left half alive: b goes with a.
     expect(await waitUntilGone([a, b], 3_000), "old servers still running").toEqual([]);
 
@@ -223,14 +263,12 @@ describe("stdio servers that die", () => {
   });
 
   it("a server that exits at start-up does not spin", async () => {
-    const config = await chaosConfig({
-      mcpServers: { chaos: chaosServer(events, { exitAtStart: 1 }) },
+    const { client, upstream } = await faultsApp({
+      switches: { exitAtStart: 1 },
       sessions: {
         restart: { backoffMs: 200, maxBackoffMs: 1_000, crashBudget: 3, crashWindowMs: 60_000 },
       },
-      stdio: { stopGraceMs },
     });
-    const { client, upstream } = await appWithUpstream(h, config);
     const token = h.jwt();
     const init = (id = sessionId) =>
       client.init({ sessionId: id, apiUrl: upstream.apiUrl, jwtToken: token });
@@ -263,40 +301,20 @@ describe("stdio servers that die", () => {
   it("a child killed while a grandchild holds its pipes still fails the pending call within a second", async () => {
     const { client, token } = await singleServerSession();
     const pid = await serverPid(client, sessionId, token);
-    const grandchild = await callStructured<{ pid: number }>(
-      client,
-      sessionId,
-      token,
-      "spawn_grandchild_holding_pipes",
-    );
-    track(grandchild.pid);
-    expect(readStat(grandchild.pid)?.pgid, "the grandchild is in its server's group").toBe(pid);
+    const grandchild = await spawnGrandchild(client, token, pid, "spawn_grandchild_holding_pipes");
 
-    const sleeping = settle(
-      client.callTool({ sessionId, name: "sleep", arguments: { ms: 10_000 } }, bearer(token)),
-    );
-    await waitFor(() => toolCall(pid, "sleep"), "the sleep call to reach the server");
-    const killedAt = performance.now();
-    process.kill(pid, "SIGKILL");
-    const failed = await sleeping;
-    const metadata = expectFailed(failed, Code.Unavailable, "MCP_SERVER_EXITED");
-    expect(metadata).toEqual({ server: "chaos", why: "exited", signal: "SIGKILL" });
-    expect(failed.atMs - killedAt, "ms from the kill to the failed call").toBeLessThan(1_000);
+    const killedAt = await killMidCall(client, token, pid, "sleep", "chaos");
     const left = 3_000 - (performance.now() - killedAt);
-    expect(await waitUntilGone([pid, grandchild.pid], Math.max(0, left))).toEqual([]);
+    expect(await waitUntilGone([pid, grandchild], Math.max(0, left))).toEqual([]);
   });
 });
 
 describe("stdio servers that hang", () => {
   it("a SIGSTOPped child: the call ends at its timeout, the server is sent a cancellation, other sessions go on", async () => {
-    const config = await chaosConfig({
-      mcpServers: { chaos: chaosServer(events) },
-      stdio: { stopGraceMs },
-    });
-    const { client, upstream } = await appWithUpstream(h, config);
-    const [stoppedToken, runningToken] = [h.jwt(), h.jwt()];
-    await initSession(client, upstream, "s-stopped", stoppedToken);
-    await initSession(client, upstream, "s-running", runningToken);
+    const app = await faultsApp();
+    const { client } = app;
+    const stoppedToken = await openSession(h, app, "s-stopped");
+    const runningToken = await openSession(h, app, "s-running");
     const stopped = await serverPid(client, "s-stopped", stoppedToken);
     const running = await serverPid(client, "s-running", runningToken);
 
@@ -341,11 +359,7 @@ describe("stdio servers that hang", () => {
 
     process.kill(stopped, "SIGSTOP");
     await waitFor(() => readStat(stopped)?.state === "T", "the server to stop again");
-    const closingAt = performance.now();
-    const closed = await client.closeSession({ sessionId: "s-stopped" }, bearer(stoppedToken));
-    expect(closed.closed).toBe(true);
-    const left = 2 * stopGraceMs + 2_000 - (performance.now() - closingAt);
-    expect(await waitUntilGone([stopped], Math.max(0, left)), "the stopped server").toEqual([]);
+    await closeAndExpectGone(client, "s-stopped", stoppedToken, [stopped], 2 * stopGraceMs + 2_000);
     expect(await serverPid(client, "s-running", runningToken)).toBe(running);
   });
 });
@@ -354,21 +368,10 @@ describe("stopping stdio servers", () => {
   it("closing a session ends the whole process tree", async () => {
     const { client, token } = await singleServerSession();
     const pid = await serverPid(client, sessionId, token);
-    const grandchild = await callStructured<{ pid: number }>(
-      client,
-      sessionId,
-      token,
-      "spawn_grandchild",
-    );
-    track(grandchild.pid);
     expect(readStat(pid)?.pgid, "the server leads its own group").toBe(pid);
-    expect(readStat(grandchild.pid)?.pgid, "the grandchild is in its server's group").toBe(pid);
+    const grandchild = await spawnGrandchild(client, token, pid, "spawn_grandchild");
 
-    const closingAt = performance.now();
-    const closed = await client.closeSession({ sessionId }, bearer(token));
-    expect(closed.closed).toBe(true);
-    const left = 3_000 - (performance.now() - closingAt);
-    expect(await waitUntilGone([pid, grandchild.pid], Math.max(0, left))).toEqual([]);
+    await closeAndExpectGone(client, sessionId, token, [pid, grandchild], 3_000);
   });
 
   it("a server that ignores stdin end and SIGTERM is SIGKILLed after two grace periods", async () => {
@@ -378,11 +381,7 @@ describe("stopping stdio servers", () => {
     });
     const pid = await serverPid(client, sessionId, token);
 
-    const closingAt = performance.now();
-    const closed = await client.closeSession({ sessionId }, bearer(token));
-    expect(closed.closed).toBe(true);
-    const left = 2_000 - (performance.now() - closingAt);
-    expect(await waitUntilGone([pid], Math.max(0, left))).toEqual([]);
+    await closeAndExpectGone(client, sessionId, token, [pid], 2_000);
     const seen = events
       .read()
       .filter((e) => e.pid === pid)

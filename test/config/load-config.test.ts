@@ -39,7 +39,11 @@ const defaults: Config = {
     maxTimeoutMs: 300_000,
     shutdownGraceMs: 10_000,
   },
-  auth: { apiKeys: [] },
+  auth: {
+    apiKeys: [],
+    operatorCertificates: [],
+    anonymous: { reflection: false, metrics: false },
+  },
   limits: {
     maxSessions: 10_000,
     maxInFlightCallsPerSession: 16,
@@ -62,6 +66,12 @@ const defaults: Config = {
   tools: { defaultTimeoutMs: 60_000, maxTimeoutMs: 300_000, startTimeoutMs: 30_000 },
   builtin: { requestTimeoutMs: 30_000, maxResponseBytes: 1024 * 1024 },
   audit: { logToolArguments: false },
+  tracing: {
+    enabled: false,
+    otlpEndpoint: "http://127.0.0.1:4318/v1/traces",
+    serviceName: "mcp-client-server",
+    sampleRatio: 1,
+  },
   log: { level: "info" },
   mcpServers: { builtin: { type: "builtin" } },
 };

@@ -30,6 +30,23 @@ async function problemsFor(config: unknown): Promise<{ file: string; error: Conf
 const stdio = (extra: object) => ({ mcpServers: { x: { command: "node", ...extra } } });
 const http = (extra: object) => ({ mcpServers: { web: { type: "http", ...extra } } });
 
+/**
+ * Cases that each set only the key at `path` (dot-separated) to a bad value,
+ * by case name, and expect a problem containing `fragment` at that path.
+ */
+function keyCases(
+  path: string,
+  fragment: string,
+  values: Record<string, unknown>,
+): [string, unknown, string, string][] {
+  return Object.entries(values).map(([name, value]) => [
+    name,
+    path.split(".").reduceRight<unknown>((inner, key) => ({ [key]: inner }), value),
+    path,
+    fragment,
+  ]);
+}
+
 describe("config validation", () => {
   it.each<[string, unknown, string, string]>([
     [
@@ -152,130 +169,48 @@ describe("config validation", () => {
       "server.tls.certFile",
       "both certFile and keyFile",
     ],
-    [
-      "no child processes",
-      { limits: { maxChildProcesses: 0 } },
-      "limits.maxChildProcesses",
-      "from 1 to 100000",
-    ],
-    [
-      "too many child processes",
-      { limits: { maxChildProcesses: 100_001 } },
-      "limits.maxChildProcesses",
-      "from 1 to 100000",
-    ],
-    [
-      "fractional child processes",
-      { limits: { maxChildProcesses: 2.5 } },
-      "limits.maxChildProcesses",
-      "integer",
-    ],
-    [
-      "zero idle timeout",
-      { sessions: { idleTimeoutMs: 0 } },
-      "sessions.idleTimeoutMs",
-      "from 1 to 604800000",
-    ],
-    [
-      "negative idle timeout",
-      { sessions: { idleTimeoutMs: -1 } },
-      "sessions.idleTimeoutMs",
-      "from 1 to 604800000",
-    ],
-    [
-      "lifetime over a week",
-      { sessions: { maxLifetimeMs: 604_800_001 } },
-      "sessions.maxLifetimeMs",
-      "from 1 to 604800000",
-    ],
-    [
-      "string lifetime",
-      { sessions: { maxLifetimeMs: "12h" } },
-      "sessions.maxLifetimeMs",
-      "integer",
-    ],
-    [
-      "zero backoff",
-      { sessions: { restart: { backoffMs: 0 } } },
-      "sessions.restart.backoffMs",
-      "from 1 to 3600000",
-    ],
-    [
-      "backoff over an hour",
-      { sessions: { restart: { maxBackoffMs: 3_600_001 } } },
-      "sessions.restart.maxBackoffMs",
-      "from 1 to 3600000",
-    ],
-    [
-      "zero crash budget",
-      { sessions: { restart: { crashBudget: 0 } } },
-      "sessions.restart.crashBudget",
-      "from 1 to 1000",
-    ],
-    [
-      "huge crash budget",
-      { sessions: { restart: { crashBudget: 1_001 } } },
-      "sessions.restart.crashBudget",
-      "from 1 to 1000",
-    ],
-    [
-      "negative crash window",
-      { sessions: { restart: { crashWindowMs: -300_000 } } },
-      "sessions.restart.crashWindowMs",
-      "from 1 to 604800000",
-    ],
-    [
-      "crash window over a week",
-      { sessions: { restart: { crashWindowMs: 604_800_001 } } },
-      "sessions.restart.crashWindowMs",
-      "from 1 to 604800000",
-    ],
-    ["zero stop grace", { stdio: { stopGraceMs: 0 } }, "stdio.stopGraceMs", "from 1 to 3600000"],
-    [
-      "stop grace over an hour",
-      { stdio: { stopGraceMs: 3_600_001 } },
-      "stdio.stopGraceMs",
-      "from 1 to 3600000",
-    ],
-    [
-      "zero message size",
-      { stdio: { maxMessageBytes: 0 } },
-      "stdio.maxMessageBytes",
-      "from 1 to 268435456",
-    ],
-    [
-      "message size over 256 MiB",
-      { stdio: { maxMessageBytes: 268_435_457 } },
-      "stdio.maxMessageBytes",
-      "from 1 to 268435456",
-    ],
-    [
-      "negative stderr rate",
-      { stdio: { maxStderrBytesPerSecond: -1 } },
-      "stdio.maxStderrBytesPerSecond",
-      "from 1 to 268435456",
-    ],
-    [
-      "unknown limits key",
-      { limits: { maxChildProcess: 1 } },
-      "limits.maxChildProcess",
-      "unknown key",
-    ],
-    [
-      "unknown sessions key",
-      { sessions: { idleTimeout: 1 } },
-      "sessions.idleTimeout",
-      "unknown key",
-    ],
-    [
-      "unknown restart key",
-      { sessions: { restart: { backoff: 1 } } },
-      "sessions.restart.backoff",
-      "unknown key",
-    ],
-    ["unknown stdio key", { stdio: { maxLineBytes: 1 } }, "stdio.maxLineBytes", "unknown key"],
-    ["sessions of wrong type", { sessions: [] }, "sessions", "expected object"],
-    ["restart of wrong type", { sessions: { restart: 5 } }, "sessions.restart", "expected object"],
+    ...keyCases("limits.maxChildProcesses", "from 1 to 100000", {
+      "no child processes": 0,
+      "too many child processes": 100_001,
+    }),
+    ...keyCases("limits.maxChildProcesses", "integer", { "fractional child processes": 2.5 }),
+    ...keyCases("sessions.idleTimeoutMs", "from 1 to 604800000", {
+      "zero idle timeout": 0,
+      "negative idle timeout": -1,
+    }),
+    ...keyCases("sessions.maxLifetimeMs", "from 1 to 604800000", {
+      "lifetime over a week": 604_800_001,
+    }),
+    ...keyCases("sessions.maxLifetimeMs", "integer", { "string lifetime": "12h" }),
+    ...keyCases("sessions.restart.backoffMs", "from 1 to 3600000", { "zero backoff": 0 }),
+    ...keyCases("sessions.restart.maxBackoffMs", "from 1 to 3600000", {
+      "backoff over an hour": 3_600_001,
+    }),
+    ...keyCases("sessions.restart.crashBudget", "from 1 to 1000", {
+      "zero crash budget": 0,
+      "huge crash budget": 1_001,
+    }),
+    ...keyCases("sessions.restart.crashWindowMs", "from 1 to 604800000", {
+      "negative crash window": -300_000,
+      "crash window over a week": 604_800_001,
+    }),
+    ...keyCases("stdio.stopGraceMs", "from 1 to 3600000", {
+      "zero stop grace": 0,
+      "stop grace over an hour": 3_600_001,
+    }),
+    ...keyCases("stdio.maxMessageBytes", "from 1 to 268435456", {
+      "zero message size": 0,
+      "message size over 256 MiB": 268_435_457,
+    }),
+    ...keyCases("stdio.maxStderrBytesPerSecond", "from 1 to 268435456", {
+      "negative stderr rate": -1,
+    }),
+    ...keyCases("limits.maxChildProcess", "unknown key", { "unknown limits key": 1 }),
+    ...keyCases("sessions.idleTimeout", "unknown key", { "unknown sessions key": 1 }),
+    ...keyCases("sessions.restart.backoff", "unknown key", { "unknown restart key": 1 }),
+    ...keyCases("stdio.maxLineBytes", "unknown key", { "unknown stdio key": 1 }),
+    ...keyCases("sessions", "expected object", { "sessions of wrong type": [] }),
+    ...keyCases("sessions.restart", "expected object", { "restart of wrong type": 5 }),
     ["bad log level", { log: { level: "verbose" } }, "log.level", "one of fatal"],
     ["unknown section", { srever: {} }, "srever", "unknown key"],
     ["unknown nested key", { server: { prot: 1 } }, "server.prot", "unknown key"],
@@ -344,60 +279,41 @@ describe("config: process, session and stdio limits", () => {
 
   it("accepts the smallest and the largest values", async () => {
     const week = 7 * 24 * 3_600_000;
-    const largest = await accepted({
-      limits: { maxChildProcesses: 100_000 },
-      sessions: {
-        idleTimeoutMs: week,
-        maxLifetimeMs: week,
-        restart: {
-          backoffMs: 3_600_000,
-          maxBackoffMs: 3_600_000,
-          crashBudget: 1_000,
-          crashWindowMs: week,
+    const bounds = {
+      largest: {
+        limits: { maxChildProcesses: 100_000 },
+        sessions: {
+          idleTimeoutMs: week,
+          maxLifetimeMs: week,
+          restart: {
+            backoffMs: 3_600_000,
+            maxBackoffMs: 3_600_000,
+            crashBudget: 1_000,
+            crashWindowMs: week,
+          },
+        },
+        stdio: {
+          stopGraceMs: 3_600_000,
+          maxMessageBytes: 256 * 1024 * 1024,
+          maxStderrBytesPerSecond: 256 * 1024 * 1024,
         },
       },
-      stdio: {
-        stopGraceMs: 3_600_000,
-        maxMessageBytes: 256 * 1024 * 1024,
-        maxStderrBytesPerSecond: 256 * 1024 * 1024,
+      smallest: {
+        limits: { maxChildProcesses: 1 },
+        sessions: {
+          idleTimeoutMs: 1,
+          maxLifetimeMs: 1,
+          restart: { backoffMs: 1, maxBackoffMs: 1, crashBudget: 1, crashWindowMs: 1 },
+        },
+        stdio: { stopGraceMs: 1, maxMessageBytes: 1, maxStderrBytesPerSecond: 1 },
       },
-    });
-    expect(largest.limits.maxChildProcesses).toBe(100_000);
-    expect(largest.sessions).toEqual({
-      idleTimeoutMs: week,
-      maxLifetimeMs: week,
-      restart: {
-        backoffMs: 3_600_000,
-        maxBackoffMs: 3_600_000,
-        crashBudget: 1_000,
-        crashWindowMs: week,
-      },
-    });
-    expect(largest.stdio).toEqual({
-      stopGraceMs: 3_600_000,
-      maxMessageBytes: 256 * 1024 * 1024,
-      maxStderrBytesPerSecond: 256 * 1024 * 1024,
-    });
-    const smallest = await accepted({
-      limits: { maxChildProcesses: 1 },
-      sessions: {
-        idleTimeoutMs: 1,
-        maxLifetimeMs: 1,
-        restart: { backoffMs: 1, maxBackoffMs: 1, crashBudget: 1, crashWindowMs: 1 },
-      },
-      stdio: { stopGraceMs: 1, maxMessageBytes: 1, maxStderrBytesPerSecond: 1 },
-    });
-    expect(smallest.limits.maxChildProcesses).toBe(1);
-    expect(smallest.sessions).toEqual({
-      idleTimeoutMs: 1,
-      maxLifetimeMs: 1,
-      restart: { backoffMs: 1, maxBackoffMs: 1, crashBudget: 1, crashWindowMs: 1 },
-    });
-    expect(smallest.stdio).toEqual({
-      stopGraceMs: 1,
-      maxMessageBytes: 1,
-      maxStderrBytesPerSecond: 1,
-    });
+    };
+    for (const [name, input] of Object.entries(bounds)) {
+      const config = await accepted(input);
+      expect(config.limits.maxChildProcesses, name).toBe(input.limits.maxChildProcesses);
+      expect(config.sessions, name).toEqual(input.sessions);
+      expect(config.stdio, name).toEqual(input.stdio);
+    }
   });
 
   it("reports every bad new key at once, each at its path", async () => {

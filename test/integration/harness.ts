@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect as netConnect } from "node:net";
@@ -106,6 +106,20 @@ export function connectOutcome(port: number): Promise<string> {
     });
     socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
   });
+}
+
+/**
+ * Polls every 25 ms until a TCP connect to 127.0.0.1:`port` is refused and
+ * resolves with that moment (`performance.now()`), or with undefined after
+ * `timeoutMs`.
+ */
+export async function whenRefused(port: number, timeoutMs: number): Promise<number | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if ((await connectOutcome(port)) === "ECONNREFUSED") return performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return undefined;
 }
 
 /** The config file shape; only what a test changes. */
@@ -276,50 +290,4 @@ export function makeCertificate(): TestCertificate {
     cert: readFileSync(certFile),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-/** A process identity that survives pid reuse: pid plus start time. */
-export interface ProcessId {
-  readonly pid: number;
-  readonly startTime: string;
-}
-
-function readStat(pid: number): { ppid: number; state: string; startTime: string } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // The command name may hold spaces and parentheses: the fields start after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0] ?? "", ppid: Number(fields[1]), startTime: fields[19] ?? "" };
-}
-
-/** Every living descendant of `root`, found through the ppid chains in /proc. */
-export function descendants(root: number): ProcessId[] {
-  const children = new Map<number, { pid: number; startTime: string }[]>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
-    if (!stat || stat.state === "Z") continue;
-    const list = children.get(stat.ppid) ?? [];
-    list.push({ pid: Number(name), startTime: stat.startTime });
-    children.set(stat.ppid, list);
-  }
-  const found: ProcessId[] = [];
-  const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const child of children.get(pid) ?? []) {
-      found.push(child);
-      queue.push(child.pid);
-    }
-  }
-  return found;
-}
-
-/** True while the process runs (a zombie counts as ended). */
-export function isAlive(process: ProcessId): boolean {
-  const stat = readStat(process.pid);
-  return stat !== undefined && stat.state !== "Z" && stat.startTime === process.startTime;
 }

@@ -1,11 +1,12 @@
 import { Agent } from "node:http";
-import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
+import type { ClientHttp2Session } from "node:http2";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { createLogger } from "../../src/log/logger.js";
+import { openH2Session } from "../support/h2c-session.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
@@ -56,14 +57,10 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T; t
   }
 }
 
-/** Connects a raw h2c session and waits until it is established. */
+/** Connects a raw h2c session, destroyed after the test, and waits until it is established. */
 async function openSession(url: string): Promise<ClientHttp2Session> {
-  const session = http2Connect(url);
+  const session = await openH2Session(url);
   cleanups.push(() => session.destroy());
-  await new Promise<void>((resolve, reject) => {
-    session.once("connect", () => resolve());
-    session.once("error", reject);
-  });
   return session;
 }
 

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "../../src/errors.js";
 import { createInitRateCheck } from "../../src/limits/init-limits.js";
-
-function manualClock(start = 5_000_000) {
-  let at = start;
-  return {
-    now: () => at,
-    advance(ms: number) {
-      at += ms;
-    },
-  };
-}
+import { createManualClock } from "../support/manual-clock.js";
 
 /** Runs the check: `ok`, or the INIT_RATE_LIMITED it threw with its class and metadata. */
 function attempt(check: (callerId: string, sessionId: string) => void, caller: string, id: string) {
@@ -27,7 +18,7 @@ const roomy = { burst: 1_000, perSecond: 1_000 };
 
 describe("createInitRateCheck", () => {
   it("refuses a session_id over its rate with scope=session and the wait in ms", () => {
-    const clock = manualClock();
+    const clock = createManualClock(5_000_000);
     const check = createInitRateCheck(
       { initPerCaller: roomy, initPerSession: { burst: 2, perSecond: 0.5 } },
       clock.now,
@@ -47,7 +38,7 @@ describe("createInitRateCheck", () => {
   });
 
   it("refuses a caller over its rate with scope=caller, whatever the session_id", () => {
-    const clock = manualClock();
+    const clock = createManualClock(5_000_000);
     const check = createInitRateCheck(
       { initPerCaller: { burst: 2, perSecond: 4 }, initPerSession: roomy },
       clock.now,
@@ -72,7 +63,7 @@ describe("createInitRateCheck", () => {
   });
 
   it("does not charge a session_id for an Init its caller's rate refused", () => {
-    const clock = manualClock();
+    const clock = createManualClock(5_000_000);
     const check = createInitRateCheck(
       {
         initPerCaller: { burst: 1, perSecond: 0.001 },

@@ -1,21 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createRateLimiter } from "../../src/limits/token-bucket.js";
-
-/** A clock tests move by hand. */
-function manualClock(start = 1_000_000) {
-  let at = start;
-  return {
-    now: () => at,
-    advance(ms: number) {
-      at += ms;
-    },
-  };
-}
+import { createManualClock } from "../support/manual-clock.js";
 
 describe("createRateLimiter", () => {
   it("allows a burst, then refuses with the wait until the next token", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter({ burst: 3, perSecond: 2 }, { now: clock.now });
     expect([limiter.take("a"), limiter.take("a"), limiter.take("a")]).toEqual([0, 0, 0]);
     // Empty; 2 per second: a token every 500 ms.
@@ -27,7 +17,7 @@ describe("createRateLimiter", () => {
   });
 
   it("refills over time, one token per 1/perSecond, and lets the caller in when told", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter({ burst: 2, perSecond: 4 }, { now: clock.now });
     limiter.take("a");
     limiter.take("a");
@@ -41,7 +31,7 @@ describe("createRateLimiter", () => {
   });
 
   it("refills no further than the burst, however long it was idle", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter({ burst: 2, perSecond: 10 }, { now: clock.now });
     limiter.take("a");
     clock.advance(3_600_000);
@@ -50,7 +40,7 @@ describe("createRateLimiter", () => {
   });
 
   it("keeps one bucket per key", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter({ burst: 1, perSecond: 0.001 }, { now: clock.now });
     expect(limiter.take("a")).toBe(0);
     expect(limiter.take("a")).toBe(1_000_000);
@@ -59,7 +49,7 @@ describe("createRateLimiter", () => {
   });
 
   it("holds at most maxKeys buckets, dropping the least recently used", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter(
       { burst: 1, perSecond: 0.001 },
       { now: clock.now, maxKeys: 2 },
@@ -75,7 +65,7 @@ describe("createRateLimiter", () => {
   });
 
   it("forgets the oldest of many keys instead of growing without bound", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const maxKeys = 100;
     const limiter = createRateLimiter({ burst: 1, perSecond: 0.001 }, { now: clock.now, maxKeys });
     for (let i = 0; i < 10 * maxKeys; i++) expect(limiter.take(`k${i}`)).toBe(0);
@@ -87,7 +77,7 @@ describe("createRateLimiter", () => {
   });
 
   it("rounds the wait up to whole milliseconds", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const limiter = createRateLimiter({ burst: 1, perSecond: 3 }, { now: clock.now });
     limiter.take("a");
     // A token every 333.3 ms.
@@ -105,7 +95,7 @@ describe("createRateLimiter", () => {
         fc.double({ min: 0.001, max: 1_000, noNaN: true }),
         fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 10 }),
         (burst, perSecond, gaps) => {
-          const clock = manualClock();
+          const clock = createManualClock(1_000_000);
           const limiter = createRateLimiter({ burst, perSecond }, { now: clock.now });
           for (const gap of gaps) {
             clock.advance(gap);
@@ -134,7 +124,7 @@ describe("createRateLimiter", () => {
   // The wait is computed in floating point: at the very millisecond it names
   // the bucket can hold 0.9999999999999999 tokens, which must still count as one.
   it("lets a retry in at the wait it named (0.02/s after a 4956 ms pause)", () => {
-    const clock = manualClock(0);
+    const clock = createManualClock(0);
     const limiter = createRateLimiter({ burst: 1, perSecond: 0.02 }, clock);
     limiter.take("k");
     clock.advance(4956);
@@ -145,7 +135,7 @@ describe("createRateLimiter", () => {
   });
 
   it("lets a retry in at the wait it named, at a rate near 1000/s", () => {
-    const clock = manualClock(0);
+    const clock = createManualClock(0);
     const limiter = createRateLimiter({ burst: 1, perSecond: 999.9999999999999 }, clock);
     limiter.take("k");
     const wait = limiter.take("k");
@@ -154,7 +144,7 @@ describe("createRateLimiter", () => {
   });
 
   it("lets a retry in at the wait it named, after an early retry", () => {
-    const clock = manualClock(0);
+    const clock = createManualClock(0);
     const limiter = createRateLimiter({ burst: 1, perSecond: 0.001 }, clock);
     limiter.take("k");
     clock.advance(1199);

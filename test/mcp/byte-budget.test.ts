@@ -1,34 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { createByteBudget } from "../../src/mcp/byte-budget.js";
-
-/** A clock tests move by hand. */
-function manualClock(start = 1_000_000) {
-  let at = start;
-  return {
-    now: () => at,
-    advance(ms: number) {
-      at += ms;
-    },
-  };
-}
+import { createManualClock } from "../support/manual-clock.js";
 
 describe("createByteBudget", () => {
   it("allows the whole burst at once, then nothing more without time passing", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 10_000, clock.now);
     expect(budget.take(10_000)).toBe(true);
     expect(budget.take(1)).toBe(false);
   });
 
   it("allows the burst in pieces, down to the last byte", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 100, clock.now);
     expect([budget.take(40), budget.take(40), budget.take(20)]).toEqual([true, true, true]);
     expect(budget.take(1)).toBe(false);
   });
 
   it("refills at perSecond", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 2_000, clock.now);
     expect(budget.take(2_000)).toBe(true);
     clock.advance(500);
@@ -42,7 +32,7 @@ describe("createByteBudget", () => {
   });
 
   it("refills no further than the burst, however long it was idle", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 2_000, clock.now);
     expect(budget.take(2_000)).toBe(true);
     clock.advance(3_600_000);
@@ -50,7 +40,7 @@ describe("createByteBudget", () => {
   });
 
   it("fails a take larger than what is left and leaves the bucket empty", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 100, clock.now);
     expect(budget.take(60)).toBe(true);
     // 40 left: 50 fails, and the 40 are gone with it.
@@ -64,7 +54,7 @@ describe("createByteBudget", () => {
   });
 
   it("always fails a take larger than the burst", () => {
-    const clock = manualClock();
+    const clock = createManualClock(1_000_000);
     const budget = createByteBudget(1_000, 100, clock.now);
     expect(budget.take(101)).toBe(false);
     clock.advance(60_000);

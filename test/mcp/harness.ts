@@ -100,6 +100,7 @@ export async function startService(
 /** A JSON-lines file a fixture appends its events to. */
 export interface EventLog {
   readonly path: string;
+  /** The events written so far; a line still being written is left out. */
   read(): Record<string, unknown>[];
   remove(): void;
 }
@@ -117,8 +118,10 @@ export function createEventLog(): EventLog {
       } catch {
         return [];
       }
+      // The last piece is "" after a whole line, or a line still being written.
       return text
         .split("\n")
+        .slice(0, -1)
         .filter((line) => line !== "")
         .map((line) => JSON.parse(line) as Record<string, unknown>);
     },

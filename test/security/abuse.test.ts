@@ -14,7 +14,6 @@ import {
   SessionService,
 } from "../../gen/mcpclient/v1/session_service_pb.js";
 import {
-  descendants,
   jsonErrorInfo,
   makeConfig,
   makeJwt,
@@ -27,6 +26,7 @@ import {
 } from "../integration/harness.js";
 import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
 import { nodeServer } from "../support/node-server-config.js";
+import { descendants } from "../support/proc-tree.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
 import {

@@ -1,10 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold the service's ${name} templates.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { descendants } from "../integration/harness.js";
 import { paths } from "../mcp/harness.js";
 import { createHarness, type Harness, initSession, testConfig } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
+import { descendants } from "../support/proc-tree.js";
 import { processGone } from "../support/process-gone.js";
 import { requireBuilt } from "../support/repo-paths.js";
 import { waitFor } from "../support/wait.js";

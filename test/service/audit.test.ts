@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { defaultAuth } from "../support/auth-config.js";
 import { bearer } from "../support/bearer.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
 import {
@@ -144,7 +145,7 @@ describe("audit events", () => {
     const key = h.secret(`KEYCANARY-good-${randomUUID()}`);
     const wrong = h.secret(`KEYCANARY-wrong-${randomUUID()}`);
     const config = await testConfig({
-      auth: { apiKeys: [{ name: "backend", sha256: sha256(key) }] },
+      auth: { ...defaultAuth, apiKeys: [{ name: "backend", sha256: sha256(key), role: "client" }] },
     });
     const { app, upstream, logs } = await appWithUpstream(h, config);
     const token = h.jwt();

@@ -6,6 +6,7 @@ import type { App } from "../../src/app.js";
 import type { Config } from "../../src/config/types.js";
 import { kCaller } from "../../src/rpc/caller-context.js";
 import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
+import { defaultAuth } from "../support/auth-config.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { processGone } from "../support/process-gone.js";
@@ -168,9 +169,10 @@ describe("limits.initPerCaller", () => {
       { initPerCaller: noRefill(2) },
       {
         auth: {
+          ...defaultAuth,
           apiKeys: [
-            { name: "alpha", sha256: sha256(keyA) },
-            { name: "beta", sha256: sha256(keyB) },
+            { name: "alpha", sha256: sha256(keyA), role: "client" },
+            { name: "beta", sha256: sha256(keyB), role: "client" },
           ],
         },
       },

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "../../src/errors.js";
 import { type CrashBudget, createCrashBudget } from "../../src/session/crash-budget.js";
-
-/** A clock tests move by hand. */
-function manualClock(start = 10_000_000) {
-  let at = start;
-  return {
-    now: () => at,
-    advance(ms: number) {
-      at += ms;
-    },
-  };
-}
+import { createManualClock } from "../support/manual-clock.js";
 
 /** Runs the check: `ok`, or the ServiceError it threw as reason, class and metadata. */
 function attempt(budget: CrashBudget, sessionId: string) {
@@ -24,21 +14,10 @@ function attempt(budget: CrashBudget, sessionId: string) {
   }
 }
 
-function backoff(crashes: number, retryAfterMs: number, crashWindowMs: number) {
+/** What `attempt` returns for a refusal with `reason` and this metadata. */
+function refusal(reason: string, crashes: number, retryAfterMs: number, crashWindowMs: number) {
   return {
-    reason: "MCP_SERVER_BACKOFF",
-    errorClass: "unavailable",
-    metadata: {
-      crashes: String(crashes),
-      crash_window_ms: String(crashWindowMs),
-      retry_after_ms: String(retryAfterMs),
-    },
-  };
-}
-
-function crashLoop(crashes: number, retryAfterMs: number, crashWindowMs: number) {
-  return {
-    reason: "MCP_SERVER_CRASH_LOOP",
+    reason,
     errorClass: "unavailable",
     metadata: {
       crashes: String(crashes),
@@ -52,33 +31,33 @@ const policy = { backoffMs: 1_000, maxBackoffMs: 4_000, crashBudget: 6, crashWin
 
 describe("createCrashBudget", () => {
   it("passes a session that never crashed", () => {
-    const budget = createCrashBudget(policy, { now: manualClock().now });
+    const budget = createCrashBudget(policy, { now: createManualClock(10_000_000).now });
     expect(attempt(budget, "s1")).toBe("ok");
     expect(attempt(budget, "s1")).toBe("ok");
   });
 
   it("allows the first restart after a crash at once", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(policy, { now: clock.now });
     budget.record("s1");
     expect(attempt(budget, "s1")).toBe("ok");
   });
 
   it("makes the second crash wait backoffMs, then lets the restart in", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(policy, { now: clock.now });
     budget.record("s1");
     clock.advance(100);
     budget.record("s1");
-    expect(attempt(budget, "s1")).toEqual(backoff(2, 1_000, 600_000));
+    expect(attempt(budget, "s1")).toEqual(refusal("MCP_SERVER_BACKOFF", 2, 1_000, 600_000));
     clock.advance(999);
-    expect(attempt(budget, "s1")).toEqual(backoff(2, 1, 600_000));
+    expect(attempt(budget, "s1")).toEqual(refusal("MCP_SERVER_BACKOFF", 2, 1, 600_000));
     clock.advance(1);
     expect(attempt(budget, "s1")).toBe("ok");
   });
 
   it("doubles the wait with each further crash, up to maxBackoffMs", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(policy, { now: clock.now });
     budget.record("s1");
     const waits: number[] = [];
@@ -97,7 +76,7 @@ describe("createCrashBudget", () => {
   });
 
   it("stops restarts at crashBudget crashes until the oldest leaves the window", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const window = 60_000;
     const budget = createCrashBudget(
       { backoffMs: 100, maxBackoffMs: 100, crashBudget: 3, crashWindowMs: window },
@@ -108,19 +87,19 @@ describe("createCrashBudget", () => {
     budget.record("s1"); // t = 10 s
     clock.advance(10_000);
     budget.record("s1"); // t = 20 s: the third crash within the window
-    expect(attempt(budget, "s1")).toEqual(crashLoop(3, 40_000, window));
+    expect(attempt(budget, "s1")).toEqual(refusal("MCP_SERVER_CRASH_LOOP", 3, 40_000, window));
     // Past every backoff, still refused, with the wait shrinking.
     clock.advance(30_000);
-    expect(attempt(budget, "s1")).toEqual(crashLoop(3, 10_000, window));
+    expect(attempt(budget, "s1")).toEqual(refusal("MCP_SERVER_CRASH_LOOP", 3, 10_000, window));
     clock.advance(9_999);
-    expect(attempt(budget, "s1")).toEqual(crashLoop(3, 1, window));
+    expect(attempt(budget, "s1")).toEqual(refusal("MCP_SERVER_CRASH_LOOP", 3, 1, window));
     // The first crash leaves the window at t = 60 s.
     clock.advance(1);
     expect(attempt(budget, "s1")).toBe("ok");
   });
 
   it("allows restarts again once every crash is older than the window", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(
       { backoffMs: 1_000, maxBackoffMs: 1_000, crashBudget: 2, crashWindowMs: 5_000 },
       { now: clock.now },
@@ -139,7 +118,7 @@ describe("createCrashBudget", () => {
   });
 
   it("keeps the crashes of each session apart", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(policy, { now: clock.now });
     budget.record("s1");
     budget.record("s1");
@@ -150,7 +129,7 @@ describe("createCrashBudget", () => {
   });
 
   it("remembers at most maxKeys sessions, dropping the one whose last crash is oldest", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const budget = createCrashBudget(policy, { now: clock.now, maxKeys: 2 });
     const crashTwice = (sessionId: string) => {
       budget.record(sessionId);
@@ -167,7 +146,7 @@ describe("createCrashBudget", () => {
   });
 
   it("stays bounded under many sessions", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const maxKeys = 50;
     const budget = createCrashBudget(policy, { now: clock.now, maxKeys });
     for (let i = 0; i < 10 * maxKeys; i++) {

@@ -2,17 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ServiceError } from "../../src/errors.js";
 import { digest } from "../../src/session/digest.js";
 import { createEndedSessions } from "../../src/session/ended-sessions.js";
-
-/** A clock tests move by hand. */
-function manualClock(start = 10_000_000) {
-  let at = start;
-  return {
-    now: () => at,
-    advance(ms: number) {
-      at += ms;
-    },
-  };
-}
+import { createManualClock } from "../support/manual-clock.js";
 
 /** What a caller sees of the error: reason, class and metadata. */
 function seen(error: ServiceError | undefined) {
@@ -24,7 +14,7 @@ const otherToken = digest("header.payload.other");
 
 describe("createEndedSessions", () => {
   it("tells the token holder that an idle session expired, and why", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "idle_timeout");
     expect(seen(ended.errorFor("s1", token))).toEqual({
       reason: "SESSION_EXPIRED",
@@ -34,7 +24,7 @@ describe("createEndedSessions", () => {
   });
 
   it("tells the token holder that a session reached its lifetime", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "max_lifetime");
     expect(seen(ended.errorFor("s1", token))).toEqual({
       reason: "SESSION_EXPIRED",
@@ -44,7 +34,7 @@ describe("createEndedSessions", () => {
   });
 
   it("tells the token holder that the session's token expired", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "token_expired");
     expect(seen(ended.errorFor("s1", token))).toMatchObject({
       reason: "TOKEN_EXPIRED",
@@ -53,7 +43,7 @@ describe("createEndedSessions", () => {
   });
 
   it("tells nothing to a caller with another token, and still tells the holder", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "idle_timeout");
     expect(ended.errorFor("s1", otherToken)).toBeUndefined();
     expect(ended.errorFor("s1", digest(""))).toBeUndefined();
@@ -61,13 +51,13 @@ describe("createEndedSessions", () => {
   });
 
   it("tells nothing about sessions it never saw", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "idle_timeout");
     expect(ended.errorFor("s2", token)).toBeUndefined();
   });
 
   it("keeps an entry for ttlMs, then forgets it", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const ended = createEndedSessions({ now: clock.now, ttlMs: 60_000 });
     ended.add("s1", token, "max_lifetime");
     clock.advance(59_999);
@@ -80,7 +70,7 @@ describe("createEndedSessions", () => {
   });
 
   it("restarts the ttl and takes the new reason when a session ends again", () => {
-    const clock = manualClock();
+    const clock = createManualClock(10_000_000);
     const ended = createEndedSessions({ now: clock.now, ttlMs: 60_000 });
     ended.add("s1", token, "idle_timeout");
     clock.advance(50_000);
@@ -91,7 +81,7 @@ describe("createEndedSessions", () => {
   });
 
   it("forgets a deleted session", () => {
-    const ended = createEndedSessions({ now: manualClock().now });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now });
     ended.add("s1", token, "idle_timeout");
     ended.add("s2", token, "idle_timeout");
     ended.delete("s1");
@@ -101,7 +91,7 @@ describe("createEndedSessions", () => {
   });
 
   it("holds at most maxEntries, dropping the oldest", () => {
-    const ended = createEndedSessions({ now: manualClock().now, maxEntries: 2 });
+    const ended = createEndedSessions({ now: createManualClock(10_000_000).now, maxEntries: 2 });
     ended.add("a", token, "idle_timeout");
     ended.add("b", token, "idle_timeout");
     // Ending "a" again makes "b" the oldest.

@@ -103,9 +103,18 @@ export function processesWithEnv(entry: string): ProcStat[] {
 }
 
 /** True while `pid` exists and is not a zombie. */
-function running(pid: number): boolean {
+export function isRunning(pid: number): boolean {
   const stat = readStat(pid);
   return stat !== undefined && stat.state !== "Z";
+}
+
+/**
+ * True while the very process `proc` names runs: its pid exists, is not a
+ * zombie and has the same start time (a reused pid is another process).
+ */
+export function stillRunning(proc: Pick<ProcStat, "pid" | "startTime">): boolean {
+  const stat = readStat(proc.pid);
+  return stat !== undefined && stat.state !== "Z" && stat.startTime === proc.startTime;
 }
 
 /**
@@ -116,7 +125,7 @@ function running(pid: number): boolean {
 export async function waitUntilGone(pids: readonly number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const alive = pids.filter(running);
+    const alive = pids.filter(isRunning);
     if (alive.length === 0 || Date.now() >= deadline) return alive;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

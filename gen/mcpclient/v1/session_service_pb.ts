@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file mcpclient/v1/session_service.proto.
  */
 export const file_mcpclient_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJtY3BjbGllbnQvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxtY3BjbGllbnQudjEiRQoLSW5pdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEhEKCWp3dF90b2tlbhgDIAEoCSIuCgxJbml0UmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEg4KBnJldXNlZBgCIAEoCCKLAQoPQ2FsbFRvb2xSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglhcmd1bWVudHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24irAEKEENhbGxUb29sUmVzcG9uc2USKgoHY29udGVudBgBIAMoCzIZLm1jcGNsaWVudC52MS5Db250ZW50SXRlbRIzChJzdHJ1Y3R1cmVkX2NvbnRlbnQYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCGlzX2Vycm9yGAMgASgIEiUKBG1ldGEYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IiYKEExpc3RUb29sc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI2ChFMaXN0VG9vbHNSZXNwb25zZRIhCgV0b29scxgBIAMoCzISLm1jcGNsaWVudC52MS5Ub29sIikKE0Nsb3NlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSImChRDbG9zZVNlc3Npb25SZXNwb25zZRIOCgZjbG9zZWQYASABKAgyvwIKDlNlc3Npb25TZXJ2aWNlEj0KBEluaXQSGS5tY3BjbGllbnQudjEuSW5pdFJlcXVlc3QaGi5tY3BjbGllbnQudjEuSW5pdFJlc3BvbnNlEkkKCENhbGxUb29sEh0ubWNwY2xpZW50LnYxLkNhbGxUb29sUmVxdWVzdBoeLm1jcGNsaWVudC52MS5DYWxsVG9vbFJlc3BvbnNlEkwKCUxpc3RUb29scxIeLm1jcGNsaWVudC52MS5MaXN0VG9vbHNSZXF1ZXN0Gh8ubWNwY2xpZW50LnYxLkxpc3RUb29sc1Jlc3BvbnNlElUKDENsb3NlU2Vzc2lvbhIhLm1jcGNsaWVudC52MS5DbG9zZVNlc3Npb25SZXF1ZXN0GiIubWNwY2xpZW50LnYxLkNsb3NlU2Vzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_mcpclient_v1_tool]);
+  fileDesc("CiJtY3BjbGllbnQvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxtY3BjbGllbnQudjEiRQoLSW5pdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdhcGlfdXJsGAIgASgJEhEKCWp3dF90b2tlbhgDIAEoCSIuCgxJbml0UmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEg4KBnJldXNlZBgCIAEoCCKLAQoPQ2FsbFRvb2xSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglhcmd1bWVudHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKB3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24irAEKEENhbGxUb29sUmVzcG9uc2USKgoHY29udGVudBgBIAMoCzIZLm1jcGNsaWVudC52MS5Db250ZW50SXRlbRIzChJzdHJ1Y3R1cmVkX2NvbnRlbnQYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCGlzX2Vycm9yGAMgASgIEiUKBG1ldGEYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpEBChVDYWxsVG9vbFN0cmVhbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEioKCWFyZ3VtZW50cxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKDAQoWQ2FsbFRvb2xTdHJlYW1SZXNwb25zZRIuCghwcm9ncmVzcxgBIAEoCzIaLm1jcGNsaWVudC52MS5Ub29sUHJvZ3Jlc3NIABIwCgZyZXN1bHQYAiABKAsyHi5tY3BjbGllbnQudjEuQ2FsbFRvb2xSZXNwb25zZUgAQgcKBWV2ZW50Ik8KDFRvb2xQcm9ncmVzcxIQCghwcm9ncmVzcxgBIAEoARISCgV0b3RhbBgCIAEoAUgAiAEBEg8KB21lc3NhZ2UYAyABKAlCCAoGX3RvdGFsIiYKEExpc3RUb29sc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI2ChFMaXN0VG9vbHNSZXNwb25zZRIhCgV0b29scxgBIAMoCzISLm1jcGNsaWVudC52MS5Ub29sIikKE0Nsb3NlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSImChRDbG9zZVNlc3Npb25SZXNwb25zZRIOCgZjbG9zZWQYASABKAgyngMKDlNlc3Npb25TZXJ2aWNlEj0KBEluaXQSGS5tY3BjbGllbnQudjEuSW5pdFJlcXVlc3QaGi5tY3BjbGllbnQudjEuSW5pdFJlc3BvbnNlEkkKCENhbGxUb29sEh0ubWNwY2xpZW50LnYxLkNhbGxUb29sUmVxdWVzdBoeLm1jcGNsaWVudC52MS5DYWxsVG9vbFJlc3BvbnNlEl0KDkNhbGxUb29sU3RyZWFtEiMubWNwY2xpZW50LnYxLkNhbGxUb29sU3RyZWFtUmVxdWVzdBokLm1jcGNsaWVudC52MS5DYWxsVG9vbFN0cmVhbVJlc3BvbnNlMAESTAoJTGlzdFRvb2xzEh4ubWNwY2xpZW50LnYxLkxpc3RUb29sc1JlcXVlc3QaHy5tY3BjbGllbnQudjEuTGlzdFRvb2xzUmVzcG9uc2USVQoMQ2xvc2VTZXNzaW9uEiEubWNwY2xpZW50LnYxLkNsb3NlU2Vzc2lvblJlcXVlc3QaIi5tY3BjbGllbnQudjEuQ2xvc2VTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_mcpclient_v1_tool]);
 
 /**
  * InitRequest opens or reuses a session. The JSON form accepts both the
@@ -174,6 +174,126 @@ export const CallToolResponseSchema: GenMessage<CallToolResponse> = /*@__PURE__*
   messageDesc(file_mcpclient_v1_session_service, 3);
 
 /**
+ * CallToolStreamRequest calls one tool and streams its progress. Its fields
+ * and their numbers are those of CallToolRequest, so either message's bytes
+ * and JSON are valid as the other.
+ *
+ * @generated from message mcpclient.v1.CallToolStreamRequest
+ */
+export type CallToolStreamRequest = Message<"mcpclient.v1.CallToolStreamRequest"> & {
+  /**
+   * The session to act on.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The tool name as ListTools reports it.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The tool's arguments, a JSON object.
+   *
+   * @generated from field: google.protobuf.Struct arguments = 3;
+   */
+  arguments?: JsonObject | undefined;
+
+  /**
+   * How long the whole call may take, progress or not. Unset: the server's
+   * default tool timeout (60 s unless configured). The caller's RPC
+   * deadline, when shorter, applies as well.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 4;
+   */
+  timeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message mcpclient.v1.CallToolStreamRequest.
+ * Use `create(CallToolStreamRequestSchema)` to create a new message.
+ */
+export const CallToolStreamRequestSchema: GenMessage<CallToolStreamRequest> = /*@__PURE__*/
+  messageDesc(file_mcpclient_v1_session_service, 4);
+
+/**
+ * CallToolStreamResponse is one event of a streamed tool call.
+ *
+ * @generated from message mcpclient.v1.CallToolStreamResponse
+ */
+export type CallToolStreamResponse = Message<"mcpclient.v1.CallToolStreamResponse"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof mcpclient.v1.CallToolStreamResponse.event
+   */
+  event: {
+    /**
+     * A progress notification the MCP server sent for the call.
+     *
+     * @generated from field: mcpclient.v1.ToolProgress progress = 1;
+     */
+    value: ToolProgress;
+    case: "progress";
+  } | {
+    /**
+     * The tool's result: the last message of the stream.
+     *
+     * @generated from field: mcpclient.v1.CallToolResponse result = 2;
+     */
+    value: CallToolResponse;
+    case: "result";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message mcpclient.v1.CallToolStreamResponse.
+ * Use `create(CallToolStreamResponseSchema)` to create a new message.
+ */
+export const CallToolStreamResponseSchema: GenMessage<CallToolStreamResponse> = /*@__PURE__*/
+  messageDesc(file_mcpclient_v1_session_service, 5);
+
+/**
+ * ToolProgress is an MCP `notifications/progress` for a running tool call.
+ *
+ * @generated from message mcpclient.v1.ToolProgress
+ */
+export type ToolProgress = Message<"mcpclient.v1.ToolProgress"> & {
+  /**
+   * How far the call is. MCP requires it to increase with every
+   * notification, even when `total` is unknown.
+   *
+   * @generated from field: double progress = 1;
+   */
+  progress: number;
+
+  /**
+   * The value `progress` reaches when the call is done, when the server
+   * knows it.
+   *
+   * @generated from field: optional double total = 2;
+   */
+  total?: number | undefined;
+
+  /**
+   * What the server is doing now; empty when it sent no message.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message mcpclient.v1.ToolProgress.
+ * Use `create(ToolProgressSchema)` to create a new message.
+ */
+export const ToolProgressSchema: GenMessage<ToolProgress> = /*@__PURE__*/
+  messageDesc(file_mcpclient_v1_session_service, 6);
+
+/**
  * ListToolsRequest lists a session's tools.
  *
  * @generated from message mcpclient.v1.ListToolsRequest
@@ -192,7 +312,7 @@ export type ListToolsRequest = Message<"mcpclient.v1.ListToolsRequest"> & {
  * Use `create(ListToolsRequestSchema)` to create a new message.
  */
 export const ListToolsRequestSchema: GenMessage<ListToolsRequest> = /*@__PURE__*/
-  messageDesc(file_mcpclient_v1_session_service, 4);
+  messageDesc(file_mcpclient_v1_session_service, 7);
 
 /**
  * ListToolsResponse holds every tool of the session.
@@ -213,7 +333,7 @@ export type ListToolsResponse = Message<"mcpclient.v1.ListToolsResponse"> & {
  * Use `create(ListToolsResponseSchema)` to create a new message.
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse> = /*@__PURE__*/
-  messageDesc(file_mcpclient_v1_session_service, 5);
+  messageDesc(file_mcpclient_v1_session_service, 8);
 
 /**
  * CloseSessionRequest closes a session.
@@ -234,7 +354,7 @@ export type CloseSessionRequest = Message<"mcpclient.v1.CloseSessionRequest"> & 
  * Use `create(CloseSessionRequestSchema)` to create a new message.
  */
 export const CloseSessionRequestSchema: GenMessage<CloseSessionRequest> = /*@__PURE__*/
-  messageDesc(file_mcpclient_v1_session_service, 6);
+  messageDesc(file_mcpclient_v1_session_service, 9);
 
 /**
  * CloseSessionResponse reports whether a session was closed.
@@ -255,7 +375,7 @@ export type CloseSessionResponse = Message<"mcpclient.v1.CloseSessionResponse"> 
  * Use `create(CloseSessionResponseSchema)` to create a new message.
  */
 export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@__PURE__*/
-  messageDesc(file_mcpclient_v1_session_service, 7);
+  messageDesc(file_mcpclient_v1_session_service, 10);
 
 /**
  * SessionService holds one set of MCP client sessions per user session and
@@ -274,8 +394,9 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  *   one. UNAUTHENTICATED `CLIENT_CERTIFICATE_REQUIRED`: the server requires a
  *   TLS client certificate its CA signed.
  *
- * `CallTool`, `ListTools` and `CloseSession` act on an existing session and
- * require its JWT as request metadata `authorization: Bearer <jwt_token>`.
+ * `CallTool`, `CallToolStream`, `ListTools` and `CloseSession` act on an
+ * existing session and require its JWT as request metadata
+ * `authorization: Bearer <jwt_token>`.
  * They add:
  * - NOT_FOUND `SESSION_NOT_FOUND`: no session has this id.
  * - NOT_FOUND `SESSION_EXPIRED`: the server ended the session because it was
@@ -287,12 +408,12 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  *   Init (the session ends at the token's `exp`); call Init with a new one.
  *
  * When an MCP server of a session exits, is killed or drops its connection,
- * the whole session turns inactive. The next `CallTool` or `ListTools` of
- * the JWT's holder, or the next `Init`, restarts it with a fresh credential
- * check; the restart fails as Init does. Restarts are rate-limited per
- * session: UNAVAILABLE `MCP_SERVER_BACKOFF` while waiting after repeated
- * crashes, UNAVAILABLE `MCP_SERVER_CRASH_LOOP` once the crash budget is
- * spent (both with metadata `retry_after_ms` and `crashes`).
+ * the whole session turns inactive. The next `CallTool`, `CallToolStream`
+ * or `ListTools` of the JWT's holder, or the next `Init`, restarts it with a
+ * fresh credential check; the restart fails as Init does. Restarts are
+ * rate-limited per session: UNAVAILABLE `MCP_SERVER_BACKOFF` while waiting
+ * after repeated crashes, UNAVAILABLE `MCP_SERVER_CRASH_LOOP` once the crash
+ * budget is spent (both with metadata `retry_after_ms` and `crashes`).
  *
  * @generated from service mcpclient.v1.SessionService
  */
@@ -373,6 +494,32 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof CallToolRequestSchema;
     output: typeof CallToolResponseSchema;
+  },
+  /**
+   * CallToolStream calls one tool as CallTool does, and streams the MCP
+   * server's progress notifications for the call while it runs: zero or more
+   * `progress` events, in the order the server sent them, then exactly one
+   * `result`, after which the stream ends with OK.
+   *
+   * Progress is best effort: a server that reports none sends none, and when
+   * the client reads more slowly than the server reports, intermediate
+   * progress events are dropped (the latest is always kept), so a client
+   * never makes the server buffer without bound. Progress does not extend
+   * `timeout`: it bounds the whole call.
+   *
+   * Errors are those of CallTool (and the session errors above). They end
+   * the stream as its status. An error after progress events were sent (for
+   * example `MCP_TIMEOUT` or `MCP_SERVER_EXITED`) arrives as the end status
+   * after them, and no `result` is sent. Cancelling the stream, or its
+   * deadline passing, cancels the MCP request: the server is sent
+   * `notifications/cancelled`.
+   *
+   * @generated from rpc mcpclient.v1.SessionService.CallToolStream
+   */
+  callToolStream: {
+    methodKind: "server_streaming";
+    input: typeof CallToolStreamRequestSchema;
+    output: typeof CallToolStreamResponseSchema;
   },
   /**
    * ListTools lists every tool of the session's MCP servers, following every
