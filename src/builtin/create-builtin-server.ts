@@ -1,6 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { OutboundClient } from "../outbound/http-client.js";
 import { registerApiRequest } from "./api-request-tool.js";
+import { registerEcho } from "./echo-tool.js";
 import { registerValidateSettings } from "./validate-settings-tool.js";
 
 /** The name and version the built-in server reports in `initialize`. */
@@ -23,8 +24,8 @@ export interface BuiltinServerOptions {
 }
 
 /**
- * Creates the built-in MCP server with the tools `validate_settings` and
- * `api_request`, bound to one user's API and token. The caller owns the
+ * Creates the built-in MCP server with the tools `validate_settings`,
+ * `api_request` and `echo`, bound to one user's API and token. The caller owns the
  * returned server: it connects it to a transport and closes it. Tool
  * failures are results with `isError: true`, whose text never holds the
  * token, an Authorization header or a query string.
@@ -35,5 +36,6 @@ export function createBuiltinServer(options: BuiltinServerOptions): McpServer {
   });
   registerValidateSettings(server, options);
   registerApiRequest(server, options);
+  registerEcho(server);
   return server;
 }

@@ -132,7 +132,7 @@ describe("GetSession", () => {
     expect((await admin.getSession({ sessionId: "user_1" })).session?.toolCount).toBe(
       listed.tools.length,
     );
-    expect(listed.tools.length).toBe(2);
+    expect(listed.tools.length).toBe(3);
 
     await new Promise((resolve) => setTimeout(resolve, 5));
     for (let i = 0; i < 3; i++) {
@@ -145,13 +145,13 @@ describe("GetSession", () => {
       "TOOL_NOT_FOUND",
     );
     const used = (await admin.getSession({ sessionId: "user_1" })).session;
-    expect(used).toMatchObject({ calls: 3n, toolCount: 2, inFlight: 0 });
+    expect(used).toMatchObject({ calls: 3n, toolCount: 3, inFlight: 0 });
     expect(timestampMs(used?.createdAt ?? expect.fail())).toBe(createdAt);
     expect(timestampMs(used?.lastUsedAt ?? expect.fail())).toBeGreaterThan(createdAt);
 
     // The list shows the same.
     const [inList] = (await admin.listSessions({})).sessions;
-    expect(inList).toMatchObject({ sessionId: "user_1", calls: 3n, toolCount: 2 });
+    expect(inList).toMatchObject({ sessionId: "user_1", calls: 3n, toolCount: 3 });
     expectNoTokens(seen, [token], upstream.apiUrl);
     // Neither the api_url's path nor anything beyond its origin is shown.
     expect(seen.filter((text) => text.includes("/api/v1"))).toEqual([]);

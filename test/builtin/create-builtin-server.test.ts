@@ -29,9 +29,13 @@ async function reconnect(apiUrl: URL, requestTimeoutMs = 5_000): Promise<void> {
 }
 
 describe("listTools", () => {
-  it("lists both tools with their schemas and hints", async () => {
+  it("lists the three tools with their schemas and hints", async () => {
     const { tools } = await mcp.client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      "api_request",
+      "echo",
+      "validate_settings",
+    ]);
     const validate = tools.find((tool) => tool.name === "validate_settings");
     expect(validate?.inputSchema.type).toBe("object");
     expect(validate?.annotations).toMatchObject({ readOnlyHint: true, openWorldHint: true });
@@ -50,6 +54,29 @@ describe("listTools", () => {
     ]);
     expect(api?.outputSchema?.required?.slice().sort()).toEqual(["body", "status", "truncated"]);
     expect(api?.annotations).toMatchObject({ readOnlyHint: false, openWorldHint: true });
+  });
+});
+
+describe("echo", () => {
+  it("returns its text as text and structured content, without calling the API", async () => {
+    const text = 'héllo 👋 {"json": true}';
+    const result = await mcp.client.callTool({ name: "echo", arguments: { text } });
+    expect(result).toMatchObject({
+      content: [{ type: "text", text }],
+      structuredContent: { text },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("refuses a text over 64 KiB and a missing text as invalid arguments", async () => {
+    for (const args of [{ text: "x".repeat(65_537) }, {}]) {
+      const result = await mcp.client.callTool({ name: "echo", arguments: args });
+      expect(result.isError).toBe(true);
+    }
+    const longest = "x".repeat(65_536);
+    const ok = await mcp.client.callTool({ name: "echo", arguments: { text: longest } });
+    expect(ok.structuredContent).toEqual({ text: longest });
   });
 });
 

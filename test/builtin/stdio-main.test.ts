@@ -49,7 +49,11 @@ describe("stdio bin", () => {
       }),
     );
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      "api_request",
+      "echo",
+      "validate_settings",
+    ]);
 
     const validate = (await client.callTool({ name: "validate_settings" })) as CallToolResult;
     expect(onlyText(validate)).toBe('{"status":"success"}');

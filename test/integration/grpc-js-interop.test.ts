@@ -148,7 +148,7 @@ describe("@grpc/grpc-js over h2c", () => {
     const listed = await call("ListTools", { session_id: request.session_id }, metadata);
     expect(listed.error).toBeNull();
     const tools = listed.response.tools as { name: string; input_schema: unknown }[];
-    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "echo", "validate_settings"]);
 
     const called = await call(
       "CallTool",

@@ -375,7 +375,7 @@ describe("session methods over Connect JSON HTTP/1.1", () => {
     const list = await postJson(url("ListTools"), { sessionId }, bearer(jwtToken));
     expect(list.status).toBe(200);
     const tools = list.json?.tools as { name: string; server: string }[];
-    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "echo", "validate_settings"]);
     expect(tools.every((t) => t.server === "builtin")).toBe(true);
 
     const call = await postJson(
@@ -451,7 +451,7 @@ describe("session methods over gRPC", () => {
     await client.init({ sessionId, apiUrl: upstream.apiUrl("ok", tag), jwtToken });
 
     const { tools } = await client.listTools({ sessionId }, { headers });
-    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "echo", "validate_settings"]);
 
     const result = await client.callTool(
       { sessionId, name: "validate_settings", arguments: {} },

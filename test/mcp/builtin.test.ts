@@ -46,7 +46,7 @@ describe("built-in server (default config)", () => {
     expect(init).toMatchObject({ status: "ok", reused: false });
 
     const { tools } = await client.listTools({ sessionId: "s-builtin" }, bearer(token));
-    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "validate_settings"]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["api_request", "echo", "validate_settings"]);
     for (const tool of tools) expect(tool.server).toBe("builtin");
 
     const validate = tools.find((t) => t.name === "validate_settings");

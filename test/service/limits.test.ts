@@ -127,6 +127,7 @@ describe("limits.initPerSession", () => {
     // s1 still runs with its first token.
     expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(token)))).toEqual([
       "api_request",
+      "echo",
       "validate_settings",
     ]);
     // Another session_id has its own bucket.
@@ -226,7 +227,7 @@ describe("limits.maxSessions", () => {
       ["s1", t1],
       ["s2", t2],
     ] as const) {
-      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(2);
+      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(3);
     }
   });
 
@@ -243,7 +244,7 @@ describe("limits.maxSessions", () => {
     await initSession(client, upstream, "s1", t1b);
     expect(starts.closed).toBe(1);
     expect(app.sessions.size).toBe(2);
-    expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(t1b)))).toHaveLength(2);
+    expect(toolNames(await client.listTools({ sessionId: "s1" }, bearer(t1b)))).toHaveLength(3);
     await expectRpcError(
       client.listTools({ sessionId: "s1" }, bearer(t1)),
       Code.Unauthenticated,
@@ -395,7 +396,7 @@ describe("limits.maxSessions", () => {
       ["s1", t1],
       ["s2", t2],
     ] as const) {
-      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(2);
+      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(3);
     }
   });
 

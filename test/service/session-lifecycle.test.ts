@@ -39,7 +39,7 @@ describe("session reuse", () => {
     });
     expect(app.sessions.size).toBe(1);
     const tools = await client.listTools({ sessionId: "user_123" }, bearer(token));
-    expect(toolNames(tools)).toEqual(["api_request", "validate_settings"]);
+    expect(toolNames(tools)).toEqual(["api_request", "echo", "validate_settings"]);
   });
 
   it("does not reuse a closed session", async () => {
@@ -88,7 +88,7 @@ describe("new credentials for an existing session", () => {
         reason,
       );
       const tools = await client.listTools({ sessionId: "s1" }, bearer(oldToken));
-      expect(toolNames(tools)).toEqual(["api_request", "validate_settings"]);
+      expect(toolNames(tools)).toEqual(["api_request", "echo", "validate_settings"]);
       await expectRpcError(
         client.listTools({ sessionId: "s1" }, bearer(newToken)),
         Code.Unauthenticated,

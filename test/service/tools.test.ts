@@ -138,6 +138,7 @@ describe("ListTools and CallTool", () => {
     const res = await client.listTools({ sessionId: "s1" }, bearer(token));
     expect(res.tools.map((t) => [t.name, t.server]).sort()).toEqual([
       ["api_request", "builtin"],
+      ["echo", "builtin"],
       ["validate_settings", "builtin"],
     ]);
   });

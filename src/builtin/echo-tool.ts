@@ -1,0 +1,25 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import * as z from "zod";
+
+/** Longest text `echo` takes. */
+export const maxEchoLength = 65_536;
+
+/**
+ * Registers `echo`: returns its `text` unchanged, as text and as structured
+ * content `{text}`. It never calls the API, so it checks the path from a
+ * caller through the service to the MCP server and back, and measures what
+ * that path costs.
+ */
+export function registerEcho(server: McpServer): void {
+  server.registerTool(
+    "echo",
+    {
+      title: "Echo",
+      description: "Returns `text` unchanged, without calling the API.",
+      inputSchema: { text: z.string().max(maxEchoLength) },
+      outputSchema: { text: z.string() },
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ text }) => ({ content: [{ type: "text", text }], structuredContent: { text } }),
+  );
+}
