@@ -4,6 +4,10 @@ import * as z from "zod";
 /** Longest text `echo` takes. */
 export const maxEchoLength = 65_536;
 
+// Shared by every session's server: schemas are immutable.
+const inputSchema = { text: z.string().max(maxEchoLength) };
+const outputSchema = { text: z.string() };
+
 /**
  * Registers `echo`: returns its `text` unchanged, as text and as structured
  * content `{text}`. It never calls the API, so it checks the path from a
@@ -16,8 +20,8 @@ export function registerEcho(server: McpServer): void {
     {
       title: "Echo",
       description: "Returns `text` unchanged, without calling the API.",
-      inputSchema: { text: z.string().max(maxEchoLength) },
-      outputSchema: { text: z.string() },
+      inputSchema,
+      outputSchema,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ text }) => ({ content: [{ type: "text", text }], structuredContent: { text } }),
