@@ -1,6 +1,4 @@
 import { setMaxListeners } from "node:events";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
@@ -23,7 +21,6 @@ import {
   type StartSessionClients,
 } from "./mcp/start-session-clients.js";
 import { createServiceMetrics } from "./metrics/metrics.js";
-import { createMetricsEndpoint, metricsPath } from "./metrics/metrics-endpoint.js";
 import { createGuardedFetch } from "./outbound/guarded-fetch.js";
 import { createGuardedHttpClient } from "./outbound/guarded-http-client.js";
 import type { Resolver } from "./outbound/guarded-lookup.js";
@@ -42,7 +39,9 @@ import {
   readinessPath,
 } from "./rpc/health-probes.js";
 import { HealthServiceImpl } from "./rpc/health-service.js";
+import type { HttpRequest, HttpResponse, HttpRoute } from "./rpc/http-route.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
+import { createMetricsEndpoint, metricsPath } from "./rpc/metrics-endpoint.js";
 import { createMetricsInterceptor, observeInitAlias } from "./rpc/metrics-interceptor.js";
 import { connectionCredentials } from "./rpc/node-caller.js";
 import { SessionAdminServiceImpl } from "./rpc/session-admin-service.js";
@@ -53,11 +52,6 @@ import { shuttingDown } from "./session/session-errors.js";
 import { createSessionManager, type SessionManager } from "./session/session-manager.js";
 import { createMemorySessionRegistry } from "./session/session-registry.js";
 import { createTracing } from "./tracing/create-tracing.js";
-
-/** A request as Node's HTTP/1.1 and HTTP/2 servers give it. */
-export type HttpRequest = IncomingMessage | Http2ServerRequest;
-/** A response as Node's HTTP/1.1 and HTTP/2 servers give it. */
-export type HttpResponse = ServerResponse | Http2ServerResponse;
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 alike. */
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
@@ -76,7 +70,10 @@ export interface AppOptions {
 
 /** The wired service, independent of any listener. */
 export interface App {
-  /** Serves Connect, gRPC and gRPC-Web, plus `POST /init`, `GET /healthz` and `GET /readyz`. */
+  /**
+   * Serves Connect, gRPC and gRPC-Web, plus `POST /init`, `GET /metrics`,
+   * `GET /healthz` and `GET /readyz`.
+   */
   readonly handler: RequestHandler;
   /** The route registration and interceptors, for in-memory transports. */
   readonly routes: (router: ConnectRouter) => void;
@@ -194,7 +191,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       createContextValues().set(kCallerCredentials, connectionCredentials(req)),
   });
   // Plain HTTP endpoints next to the RPCs, by exact path.
-  const httpRoutes = new Map<string, (req: HttpRequest, res: HttpResponse) => Promise<void>>([
+  const httpRoutes = new Map<string, HttpRoute>([
     [
       initAliasPath,
       tracing.wrapHttpRoute(
@@ -218,7 +215,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   ]);
   return {
     handler(req, res) {
-      const route = httpRoutes.get(req.url?.split("?", 1)[0] ?? "");
+      const route = httpRoutes.get(pathOf(req.url));
       if (route) {
         void route(req, res);
         return;
@@ -244,6 +241,13 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await tracing.shutdown(left);
     },
   };
+}
+
+// A request target's path: every RPC is looked up here, so no array is made for it.
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 // The operator names the Streamable HTTP servers; those origins, and only

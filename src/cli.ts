@@ -3,6 +3,7 @@ import { createApp } from "./app.js";
 import { CliUsageError, parseCliArgs, usage } from "./cli-args.js";
 import { ConfigError, loadConfig } from "./config/load-config.js";
 import { createLogger } from "./log/logger.js";
+import { redactText } from "./log/redact.js";
 import { clientInfo } from "./mcp/version.js";
 import { exitOnSignals, startServer } from "./server/server.js";
 
@@ -44,10 +45,11 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  // These lines bypass the logger, so they are masked here (a URL's query, a token).
   if (error instanceof CliUsageError || error instanceof ConfigError) {
-    process.stderr.write(`mcp-client-server: ${error.message}\n`);
+    process.stderr.write(`mcp-client-server: ${redactText(error.message)}\n`);
     process.exit(2);
   }
-  process.stderr.write(`mcp-client-server: failed to start: ${String(error)}\n`);
+  process.stderr.write(`mcp-client-server: failed to start: ${redactText(String(error))}\n`);
   process.exit(1);
 });

@@ -109,9 +109,11 @@ function decodeBody(response: OutboundResponse, token: string): unknown {
   const text = response.body.toString("utf8");
   if (!response.truncated && isJson(response.headers)) {
     try {
-      // Redacting the re-serialized value also catches a token that the
+      const value: unknown = JSON.parse(text);
+      // Looking in the re-serialized value also catches a token that the
       // upstream wrote with JSON escapes.
-      return JSON.parse(redactToken(JSON.stringify(JSON.parse(text)), token));
+      const json = JSON.stringify(value);
+      return json.includes(token) ? JSON.parse(redactToken(json, token)) : value;
     } catch {
       // Declared JSON that does not parse is still worth showing as text.
     }

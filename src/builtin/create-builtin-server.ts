@@ -5,7 +5,7 @@ import { registerEcho } from "./echo-tool.js";
 import { registerValidateSettings } from "./validate-settings-tool.js";
 
 /** The name and version the built-in server reports in `initialize`. */
-export const builtinServerInfo = {
+const builtinServerInfo = {
   name: "mcp-client-server-builtin",
   version: "0.1.0",
 } as const;

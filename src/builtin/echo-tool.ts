@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import * as z from "zod";
 
 /** Longest text `echo` takes. */
-export const maxEchoLength = 65_536;
+const maxEchoLength = 65_536;
 
 // Shared by every session's server: schemas are immutable.
 const inputSchema = { text: z.string().max(maxEchoLength) };

@@ -268,13 +268,7 @@ export const configSchema = z.strictObject({
       .strictObject({ requestTimeoutMs: durationMs(30_000), maxResponseBytes: byteSize(mib) })
       .prefault({}),
   ),
-  audit: section(
-    z
-      .strictObject({
-        logToolArguments: z.boolean({ error: "must be true or false" }).default(false),
-      })
-      .prefault({}),
-  ),
+  audit: section(z.strictObject({ logToolArguments: flag(false) }).prefault({})),
   tracing: section(
     z
       .strictObject({

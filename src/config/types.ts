@@ -54,8 +54,10 @@ export interface Config {
   /** How callers of the service authenticate. Default: no API keys, no client certificates. */
   readonly auth: {
     /**
-     * When not empty, every RPC and `POST /init` need `x-api-key` with one of
-     * these keys; the config holds each key's SHA-256 (hex), never the key.
+     * When not empty, every RPC, `POST /init` and `GET /metrics` need
+     * `x-api-key` with one of these keys (the health service and the probes
+     * never do; see `anonymous`); the config holds each key's SHA-256 (hex),
+     * never the key.
      */
     readonly apiKeys: readonly {
       readonly name: string;
@@ -64,8 +66,10 @@ export interface Config {
       readonly role: "client" | "operator";
     }[];
     /**
-     * Subjects of TLS client certificates (as the server logs them) whose
-     * callers are operators. Default empty.
+     * Client certificates whose callers are operators, named as the caller id
+     * shows them (`cert:<name>`): the certificate's subject CN, or its SHA-256
+     * fingerprint when it has none. Only certificates the client CA signed
+     * count. Default empty.
      */
     readonly operatorCertificates: readonly string[];
     /**

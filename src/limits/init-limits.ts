@@ -17,9 +17,8 @@ export function createInitRateCheck(
   limits: InitRateLimits,
   now?: () => number,
 ): (callerId: string, sessionId: string) => void {
-  const clock = now === undefined ? {} : { now };
-  const perCaller = createRateLimiter(limits.initPerCaller, clock);
-  const perSession = createRateLimiter(limits.initPerSession, clock);
+  const perCaller = createRateLimiter(limits.initPerCaller, { now });
+  const perSession = createRateLimiter(limits.initPerSession, { now });
   return (callerId, sessionId) => {
     // The session bucket is charged only for callers within their own rate,
     // so a caller over its limit cannot drain another user's session budget.

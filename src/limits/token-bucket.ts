@@ -1,3 +1,5 @@
+import { setNewest } from "./bounded-map.js";
+
 const tolerance = 1e-9;
 
 /** A token bucket's size and refill rate. */
@@ -30,17 +32,12 @@ export function createRateLimiter(
     take(key) {
       const at = now();
       const bucket = buckets.get(key) ?? { tokens: limit.burst, at };
-      buckets.delete(key);
       bucket.tokens = Math.min(
         limit.burst,
         bucket.tokens + ((at - bucket.at) / 1000) * limit.perSecond,
       );
       bucket.at = at;
-      buckets.set(key, bucket);
-      if (buckets.size > maxKeys) {
-        const oldest = buckets.keys().next().value;
-        if (oldest !== undefined) buckets.delete(oldest);
-      }
+      setNewest(buckets, key, bucket, maxKeys);
       // The tolerance absorbs floating-point drift, so that a retry at exactly
       // the hinted time finds its token.
       if (bucket.tokens >= 1 - tolerance) {

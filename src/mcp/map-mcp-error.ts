@@ -1,14 +1,16 @@
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { ServiceError } from "../errors.js";
 import { redactText } from "../log/redact.js";
-import type { LostReason } from "./server-connection.js";
+import type { LostReason, ServerConnection } from "./server-connection.js";
 
 const maxServerMessageLength = 500;
 
 /**
- * Turns what an MCP request threw into the caller's error:
- * the caller's own abort is rethrown as its abort reason (the RPC layer owns
- * deadline and cancel codes); a broken connection is `MCP_SERVER_EXITED`;
+ * Turns what an MCP request on `connection` threw into the caller's error
+ * (`error` undefined: the connection was closed before the request):
+ * the caller's own abort (`signal`) is rethrown as its abort reason (the RPC
+ * layer owns deadline and cancel codes); a closed or broken connection is
+ * `MCP_SERVER_EXITED` with its `lostReason`;
  * -32001 is `MCP_TIMEOUT`; -32602 is `TOOL_INVALID_ARGUMENTS`; any other
  * JSON-RPC error is `MCP_ERROR` with its code in `mcp_code`, and a result
  * that cannot be read is `MCP_ERROR` without one. A server's own message is
@@ -16,20 +18,16 @@ const maxServerMessageLength = 500;
  */
 export function mapMcpError(
   error: unknown,
-  context: {
-    server: string;
-    signal: AbortSignal;
-    connectionClosed: boolean;
-    lostReason?: LostReason | undefined;
-  },
+  connection: Pick<ServerConnection, "name" | "closed" | "lostReason">,
+  signal: AbortSignal,
 ): unknown {
-  const { server, signal } = context;
   if (signal.aborted) {
     return signal.reason ?? new ServiceError("CANCELED", "The call was canceled.");
   }
+  const server = connection.name;
   const metadata = { server };
-  if (context.connectionClosed || isMcpError(error, ErrorCode.ConnectionClosed)) {
-    return serverLost(server, context.lostReason ?? { why: "connection_lost" }, error);
+  if (connection.closed || isMcpError(error, ErrorCode.ConnectionClosed)) {
+    return serverLost(server, connection.lostReason ?? { why: "connection_lost" }, error);
   }
   if (isMcpError(error, ErrorCode.RequestTimeout)) {
     const message = `MCP server "${server}" did not answer in time.`;
@@ -58,7 +56,7 @@ const lostMessages: Record<LostReason["why"], string> = {
  * UNAVAILABLE `MCP_SERVER_EXITED` for a server that went away, saying why in
  * `why` (and `exit_code` or `signal` when it exited).
  */
-export function serverLost(server: string, reason: LostReason, cause?: unknown): ServiceError {
+function serverLost(server: string, reason: LostReason, cause?: unknown): ServiceError {
   const how =
     reason.signal !== undefined
       ? ` (signal ${reason.signal})`

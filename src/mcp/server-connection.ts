@@ -31,9 +31,9 @@ export interface ServerConnection {
   readonly lostReason: LostReason | undefined;
   /**
    * Called once when the connection closes without `close()` being called:
-   * the server exited or dropped the connection.
+   * the server exited or dropped the connection; `reason` is `lostReason`.
    */
-  onLost: ((name: string) => void) | undefined;
+  onLost: ((name: string, reason: LostReason) => void) | undefined;
   /**
    * Ends the server (child process, HTTP session) and closes the client.
    * Idempotent. `graceMs` shortens a stdio server's grace (at shutdown).
@@ -41,9 +41,10 @@ export interface ServerConnection {
   close(graceMs?: number): Promise<void>;
   /**
    * Declares the connection broken (a transport request failed), fires
-   * `onLost` once and closes the client.
+   * `onLost` once and closes the client. The reason is the transport's, or
+   * `connection_lost`.
    */
-  markLost(reason?: LostReason): void;
+  markLost(): void;
 }
 
 /**
@@ -83,11 +84,12 @@ export function createServerConnection(
       })();
       return closing;
     },
-    markLost(reason) {
+    markLost() {
       if (closed) return;
       closed = true;
-      lostReason = transportLostReason() ?? reason ?? { why: "connection_lost" };
-      connection.onLost?.(name);
+      const reason = transportLostReason() ?? { why: "connection_lost" };
+      lostReason = reason;
+      connection.onLost?.(name, reason);
       connection.close().catch(() => {});
     },
   };

@@ -193,18 +193,21 @@ export function createSessionClients(
           });
         }
         const { connection } = entry;
-        const params = { name: entry.tool.tool.name, arguments: args };
+        const serverToolName = entry.tool.tool.name;
         toolCalls++;
         const started = performance.now();
         let outcome = "CANCELED";
-        const span = startToolCallSpan(tracer, connection.name, entry.tool.tool.name);
+        const span = startToolCallSpan(tracer, connection.name, serverToolName);
         try {
           const result = await guard(connection, options.signal, (signal) =>
             // `request` rather than `callTool`: the SDK's client-side output
             // validation would report a server's bad result as a -32602 of ours.
             withProgress(connection.client, options.onProgress, (meta) =>
               connection.client.request(
-                { method: "tools/call", params: { ...params, ...meta } },
+                {
+                  method: "tools/call",
+                  params: { name: serverToolName, arguments: args, ...meta },
+                },
                 lenientCallToolResultSchema,
                 { signal, timeout: options.timeoutMs },
               ),
@@ -228,10 +231,10 @@ export function createSessionClients(
     },
   };
   for (const connection of connections) {
-    connection.onLost = (server) => {
+    connection.onLost = (server, reason) => {
       if (lost) return;
       lost = true;
-      clients.onLost?.(server, connection.lostReason ?? { why: "connection_lost" });
+      clients.onLost?.(server, reason);
     };
     connection.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
       index = undefined;
@@ -250,13 +253,7 @@ async function guard<T>(
   signal: AbortSignal,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const context = {
-    server: connection.name,
-    signal,
-    connectionClosed: connection.closed,
-    lostReason: connection.lostReason,
-  };
-  if (connection.closed) throw mapMcpError(undefined, context);
+  if (connection.closed) throw mapMcpError(undefined, connection, signal);
   try {
     // The SDK keeps its abort listener after the answer, and the caller's
     // signal aborts when the RPC ends: the request gets its own signal that
@@ -265,10 +262,6 @@ async function guard<T>(
     return await withLinkedSignal([signal], run);
   } catch (error) {
     if (!signal.aborted && isTransportFailure(error)) connection.markLost();
-    throw mapMcpError(error, {
-      ...context,
-      connectionClosed: connection.closed,
-      lostReason: connection.lostReason,
-    });
+    throw mapMcpError(error, connection, signal);
   }
 }

@@ -1,19 +1,22 @@
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 
-/** Longest stderr line forwarded; the rest of a longer line is dropped. */
-export const maxStderrLineBytes = 8192;
+// Longest stderr line forwarded, in characters; the rest of a longer line is dropped.
+const maxStderrLineLength = 8192;
 
 /**
  * Splits a child's stderr into lines and hands each to `onLine`. Memory is
- * bounded: a line longer than `maxStderrLineBytes` is cut and marked, so a
- * child that writes without newlines cannot grow the buffer.
+ * bounded: a line longer than 8192 characters is cut and marked, so a child
+ * that writes without newlines cannot grow the buffer. The stream itself is
+ * left as it is: other `data` listeners still get Buffers, so a byte budget
+ * on the same stream counts bytes.
  */
 export function forwardStderrLines(stream: Readable, onLine: (line: string) => void): void {
+  const decoder = new StringDecoder("utf8");
   let pending = "";
   let dropping = false;
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const parts = chunk.split("\n");
+  stream.on("data", (chunk: Buffer) => {
+    const parts = decoder.write(chunk).split("\n");
     const last = parts.pop() ?? "";
     for (const part of parts) {
       const line = dropping ? `${pending}…` : pending + part;
@@ -23,12 +26,13 @@ export function forwardStderrLines(stream: Readable, onLine: (line: string) => v
     }
     if (dropping) return;
     pending += last;
-    if (pending.length > maxStderrLineBytes) {
-      pending = pending.slice(0, maxStderrLineBytes);
+    if (pending.length > maxStderrLineLength) {
+      pending = pending.slice(0, maxStderrLineLength);
       dropping = true;
     }
   });
   stream.on("end", () => {
+    if (!dropping) pending += decoder.end();
     if (pending.length > 0) onLine(dropping ? `${pending}…` : pending);
     pending = "";
   });

@@ -24,7 +24,7 @@ export interface StdioProcessOptions {
   readonly maxMessageBytes: number;
   /** Sustained stderr rate, with ten seconds' worth allowed at once; more ends the server (`stderr_flood`). */
   readonly maxStderrBytesPerSecond: number;
-  /** Gets each stderr line, cut at 8 KiB, and `end()` once the process has ended. */
+  /** Gets each stderr line, cut at 8192 characters, and `end()` once the process has ended. */
   readonly stderr: { line(line: string): void; end(): void };
   /** Told when the process is spawned; from then on it counts until `onExited`. */
   readonly reservation: ProcessReservation;
@@ -66,11 +66,6 @@ export class StdioProcessTransport implements Transport {
   /** Why the connection ended, when it was not closed by `close()` or `stop()`. */
   get lostReason(): LostReason | undefined {
     return this.#lostReason;
-  }
-
-  /** The child's pid once spawned. */
-  get pid(): number | undefined {
-    return this.#child?.pid;
   }
 
   start(): Promise<void> {
@@ -176,7 +171,7 @@ export class StdioProcessTransport implements Transport {
     if (stderr) {
       const rate = options.maxStderrBytesPerSecond;
       const budget = createByteBudget(rate, rate * 10);
-      stderr.on("data", (chunk: Buffer | string) => {
+      stderr.on("data", (chunk: Buffer) => {
         if (!budget.take(chunk.length)) this.#kill({ why: "stderr_flood" });
       });
       forwardStderrLines(stderr, (line) => options.stderr.line(line));

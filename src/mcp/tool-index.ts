@@ -2,7 +2,7 @@ import { ListToolsResultSchema, type Tool } from "@modelcontextprotocol/sdk/type
 import type { ServerConnection } from "./server-connection.js";
 
 /** Separates the server name from the tool name when a session has several servers. */
-export const toolNameSeparator = "__";
+const toolNameSeparator = "__";
 
 /** A tool as a session exposes it: the server's tool plus where it lives. */
 export interface SessionTool {

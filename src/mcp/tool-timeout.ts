@@ -7,15 +7,10 @@ export interface ToolTimeoutLimits {
 }
 
 /**
- * The timeout for one MCP request: the requested one (or the default),
- * shortened to the caller's remaining deadline. `INVALID_TIMEOUT` when the
- * requested timeout is not a positive number of at most `maxTimeoutMs`.
+ * Throws INVALID_ARGUMENT `INVALID_TIMEOUT` when a requested timeout is not a
+ * positive number of at most `maxTimeoutMs`; no timeout requested is fine.
  */
-export function resolveToolTimeout(
-  requestedMs: number | undefined,
-  deadlineMs: number | undefined,
-  limits: ToolTimeoutLimits,
-): number {
+export function checkToolTimeout(requestedMs: number | undefined, limits: ToolTimeoutLimits): void {
   if (requestedMs !== undefined && !(requestedMs > 0 && requestedMs <= limits.maxTimeoutMs)) {
     throw new ServiceError(
       "INVALID_TIMEOUT",
@@ -23,6 +18,19 @@ export function resolveToolTimeout(
       { metadata: { max_timeout_ms: String(limits.maxTimeoutMs) } },
     );
   }
+}
+
+/**
+ * The timeout for one MCP request: the requested one (or the default),
+ * shortened to the caller's remaining deadline. `INVALID_TIMEOUT` as
+ * checkToolTimeout.
+ */
+export function resolveToolTimeout(
+  requestedMs: number | undefined,
+  deadlineMs: number | undefined,
+  limits: ToolTimeoutLimits,
+): number {
+  checkToolTimeout(requestedMs, limits);
   const timeoutMs = requestedMs ?? limits.defaultTimeoutMs;
   return deadlineMs === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, deadlineMs));
 }

@@ -140,8 +140,9 @@ export function createServiceMetrics(sources: MetricSources): ServiceMetrics {
   return {
     registry: Registry.merge([processMetricsRegistry(), own]),
     observeRpc({ service, method, code, seconds }) {
-      rpcs.inc({ service, method, code });
-      rpcSeconds.observe({ service, method, code }, seconds);
+      const labels = { service, method, code };
+      rpcs.inc(labels);
+      rpcSeconds.observe(labels, seconds);
     },
     serverStarted(server, outcome) {
       starts.inc({ server, outcome });

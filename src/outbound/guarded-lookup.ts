@@ -6,7 +6,7 @@ import type { OutboundPolicy, UrlVerdict } from "./outbound-policy.js";
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 /** The system resolver. */
-export const systemResolver: Resolver = (hostname) =>
+const systemResolver: Resolver = (hostname) =>
   new Promise((resolve, reject) =>
     dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) =>
       error ? reject(error) : resolve(addresses),

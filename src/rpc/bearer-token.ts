@@ -1,3 +1,5 @@
+const bearerPattern = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
 /**
  * The token of an `authorization: Bearer <token>` header, or undefined when
  * the header is missing or uses another scheme.
@@ -5,6 +7,5 @@
 export function bearerToken(headers: Headers): string | undefined {
   const value = headers.get("authorization");
   if (value === null) return undefined;
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-  return match?.[1];
+  return bearerPattern.exec(value)?.[1];
 }

@@ -70,8 +70,8 @@ function toKnownContentItem(block: ContentBlock): ContentItem {
   }
 }
 
-/** Maps MCP annotations; undefined stays undefined. */
-export function toAnnotations(a: McpAnnotations | undefined): AnnotationsInit | undefined {
+// MCP annotations; undefined stays undefined.
+function toAnnotations(a: McpAnnotations | undefined): AnnotationsInit | undefined {
   if (a === undefined) return undefined;
   return {
     audience: (a.audience ?? []).map((r) => (r === "user" ? Role.USER : Role.ASSISTANT)),

@@ -1,17 +1,18 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { InitRequestSchema } from "../../gen/mcpclient/v1/session_service_pb.js";
-import { apiKeyHeader, type Caller, type CallerCredentials } from "../auth/caller-auth.js";
+import type { Caller, CallerCredentials } from "../auth/caller-auth.js";
 import { ServiceError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { SessionManager } from "../session/session-manager.js";
-import { connectionCredentials } from "./node-caller.js";
-import { toConnectError } from "./to-connect-error.js";
-
-type Request = IncomingMessage | Http2ServerRequest;
-type Response = ServerResponse | Http2ServerResponse;
+import {
+  allowMethods,
+  errorBody,
+  type HttpRequest,
+  type HttpRoute,
+  sendError,
+  sendJson,
+} from "./http-route.js";
+import { requestCredentials } from "./node-caller.js";
 
 /** The path of the original HTTP endpoint. */
 export const initAliasPath = "/init";
@@ -22,52 +23,36 @@ export const initAliasPath = "/init";
  * `session_id` and `apiUrl` spellings work), runs the same Init, and answers
  * in the original shapes: `{"status":"ok"}` with 200, or
  * `{"status":"error","error":"...","error_type":"<REASON>"}` with the status
- * the Connect protocol gives the error's code (400, 401, 429, 500, ...).
- * Callers authenticate as for the RPCs (API key, client certificate).
+ * the Connect protocol gives the error's code (400, 401, 429, 500, ...);
+ * another method gets 405 `METHOD_NOT_ALLOWED`. Callers authenticate as for
+ * the RPCs (API key, client certificate).
  */
 export function createInitAlias(
   sessions: SessionManager,
   authenticate: (credentials: CallerCredentials) => Caller,
   maxBodyBytes: number,
   logger: Logger,
-) {
-  return async (req: Request, res: Response): Promise<void> => {
-    if (req.method !== "POST") {
-      res.setHeader("allow", "POST");
-      return send(res, 405, {
-        status: "error",
-        error: "Use POST.",
-        error_type: "METHOD_NOT_ALLOWED",
-      });
-    }
+): HttpRoute {
+  return async (req, res) => {
+    if (!allowMethods(req, res, ["POST"], errorBody("Use POST.", "METHOD_NOT_ALLOWED"))) return;
     const abort = new AbortController();
     res.on("close", () => abort.abort(new ServiceError("CANCELED", "The client went away.")));
     try {
-      const apiKey = req.headers[apiKeyHeader];
-      const caller = authenticate({
-        ...connectionCredentials(req),
-        apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey,
-      });
+      const caller = authenticate(requestCredentials(req));
       const input = parseInitRequest(await readJson(req, maxBodyBytes));
       await sessions.init(
         { sessionId: input.sessionId, apiUrl: input.apiUrl, jwtToken: input.jwtToken },
         abort.signal,
         caller.id,
       );
-      send(res, 200, { status: "ok" });
+      sendJson(req, res, 200, { status: "ok" });
     } catch (error) {
-      const status = codeToHttpStatus(toConnectError(error).code);
-      if (error instanceof ServiceError) {
-        send(res, status, { status: "error", error: error.message, error_type: error.reason });
-      } else {
-        logger.error({ err: error }, "internal error in POST /init");
-        send(res, status, { status: "error", error: "internal error", error_type: "INTERNAL" });
-      }
+      sendError(req, res, error, logger, "POST /init");
     }
   };
 }
 
-async function readJson(req: Request, maxBodyBytes: number): Promise<JsonValue> {
+async function readJson(req: HttpRequest, maxBodyBytes: number): Promise<JsonValue> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -97,14 +82,4 @@ function parseInitRequest(json: JsonValue) {
       { cause },
     );
   }
-}
-
-function send(res: Response, status: number, body: Record<string, string>): void {
-  if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(json),
-  });
-  res.end(json);
 }

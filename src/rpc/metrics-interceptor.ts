@@ -1,13 +1,9 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
+import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { reasons } from "../errors.js";
 import type { RpcObservation } from "../metrics/metrics.js";
-
-type Request = IncomingMessage | Http2ServerRequest;
-type Response = ServerResponse | Http2ServerResponse;
+import type { HttpRoute } from "./http-route.js";
 
 /**
  * Reports every RPC that reaches the interceptors, with the code its caller
@@ -71,15 +67,11 @@ async function* reportAtEnd<T>(
   }
 }
 
-// The name of the code a caller gets for `error`: connect sends a ConnectError
-// as it is, anything else as INTERNAL "internal error".
+// The name of the code a caller gets for `error` (`deadline_exceeded`, the
+// Connect protocol's spelling): connect sends a ConnectError as it is,
+// anything else as INTERNAL "internal error".
 function codeName(error: unknown, otherwise = "internal"): string {
-  return error instanceof ConnectError ? snakeCase(error.code) : otherwise;
-}
-
-// `DeadlineExceeded` as `deadline_exceeded`, the Connect protocol's spelling.
-function snakeCase(code: Code): string {
-  return Code[code].replace(/(?<=[a-z])(?=[A-Z])/g, "_").toLowerCase();
+  return error instanceof ConnectError ? codeToString(error.code) : otherwise;
 }
 
 // The Connect HTTP status of every code the service's errors have, back to the
@@ -88,7 +80,7 @@ const errorClasses = new Set<string>(Object.values(reasons));
 const codeOfStatus = new Map<number, string>([[200, "ok"]]);
 for (const code of Object.values(Code)) {
   if (typeof code !== "number") continue;
-  const name = snakeCase(code);
+  const name = codeToString(code);
   if (errorClasses.has(name)) codeOfStatus.set(codeToHttpStatus(code), name);
 }
 
@@ -99,9 +91,9 @@ for (const code of Object.values(Code)) {
  * for another method) is not reported.
  */
 export function observeInitAlias(
-  route: (req: Request, res: Response) => Promise<void>,
+  route: HttpRoute,
   observe: (call: RpcObservation) => void,
-): (req: Request, res: Response) => Promise<void> {
+): HttpRoute {
   const name = { service: SessionService.typeName, method: "InitAlias" };
   return (req, res) => {
     const started = performance.now();

@@ -28,7 +28,7 @@ type MessageResponseInit =
  * an `error_response` (NOT_FOUND; INVALID_ARGUMENT for an empty request), and
  * the stream goes on.
  */
-export class ServerReflectionImpl<Req extends ReflectionRequest, Res> {
+class ServerReflectionImpl<Req extends ReflectionRequest, Res> {
   constructor(
     private readonly index: DescriptorIndex,
     private readonly respond: (req: Req, messageResponse: MessageResponseInit) => Res,

@@ -19,7 +19,11 @@ import {
 } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { ToolCallResult } from "../mcp/result-schemas.js";
 import type { ToolCallProgress } from "../mcp/session-clients.js";
-import { resolveToolTimeout, type ToolTimeoutLimits } from "../mcp/tool-timeout.js";
+import {
+  checkToolTimeout,
+  resolveToolTimeout,
+  type ToolTimeoutLimits,
+} from "../mcp/tool-timeout.js";
 import { checkRequired } from "../session/init-request.js";
 import type { SessionManager } from "../session/session-manager.js";
 import { bearerToken } from "./bearer-token.js";
@@ -65,25 +69,26 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
   // The checks both tool call RPCs run before the call.
   private async openToolCall(req: CallToolRequest | CallToolStreamRequest, ctx: HandlerContext) {
     checkRequired({ session_id: req.sessionId, name: req.name });
-    const clients = await this.sessions.open(
-      req.sessionId,
-      bearerToken(ctx.requestHeader),
-      ctx.signal,
-    );
-    const timeoutMs = resolveToolTimeout(toMs(req.timeout), ctx.timeoutMs(), this.limits);
+    const requestedMs = toMs(req.timeout);
+    // A bad timeout is refused before opening, which may restart the session's servers.
+    checkToolTimeout(requestedMs, this.limits);
+    const clients = await this.open(req.sessionId, ctx);
+    // The deadline left once the session is open.
+    const timeoutMs = resolveToolTimeout(requestedMs, ctx.timeoutMs(), this.limits);
     const args: JsonObject = req.arguments ?? {};
     return { clients, args, timeoutMs };
   }
 
   async listTools(req: ListToolsRequest, ctx: HandlerContext): Promise<ListToolsResponse> {
-    const clients = await this.sessions.open(
-      req.sessionId,
-      bearerToken(ctx.requestHeader),
-      ctx.signal,
-    );
+    const clients = await this.open(req.sessionId, ctx);
     const timeoutMs = resolveToolTimeout(undefined, ctx.timeoutMs(), this.limits);
     const tools = await clients.listTools({ signal: ctx.signal, timeoutMs });
     return create(ListToolsResponseSchema, { tools: tools.map(toProtoTool) });
+  }
+
+  // The session's clients, for the holder of its JWT (the request's bearer token).
+  private open(sessionId: string, ctx: HandlerContext) {
+    return this.sessions.open(sessionId, bearerToken(ctx.requestHeader), ctx.signal);
   }
 
   async closeSession(req: CloseSessionRequest, ctx: HandlerContext): Promise<CloseSessionResponse> {

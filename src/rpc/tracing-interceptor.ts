@@ -1,24 +1,9 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import {
-  type Context,
-  context,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type TextMapGetter,
-  type Tracer,
-  trace,
-} from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { type Context, context, type Span, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
+import { startServerSpan } from "../tracing/server-span.js";
 import { toConnectError } from "./to-connect-error.js";
-
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (headers) => [...headers.keys()],
-  get: (headers, key) => headers.get(key) ?? undefined,
-};
 
 type RpcSystem = "grpc" | "connect_rpc";
 
@@ -35,24 +20,14 @@ type RpcSystem = "grpc" | "connect_rpc";
  * its stream. Place it first, to see the codes the other interceptors give.
  */
 export function createTracingInterceptor(tracer: Tracer): Interceptor {
-  const propagator = new W3CTraceContextPropagator();
   return (next) => async (req) => {
-    // Only the caller's headers make a parent, never ambient context.
-    const parent = propagator.extract(ROOT_CONTEXT, req.header, headerGetter);
     const system = rpcSystem(req.header.get("content-type"));
-    const span = tracer.startSpan(
+    const { span, active } = startServerSpan(
+      tracer,
       `${req.service.typeName}/${req.method.name}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system": system,
-          "rpc.service": req.service.typeName,
-          "rpc.method": req.method.name,
-        },
-      },
-      parent,
+      { "rpc.system": system, "rpc.service": req.service.typeName, "rpc.method": req.method.name },
+      req.header,
     );
-    const active = trace.setSpan(parent, span);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await context.with(active, () => next(req));

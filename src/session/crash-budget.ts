@@ -1,4 +1,5 @@
 import { ServiceError } from "../errors.js";
+import { setNewest } from "../limits/bounded-map.js";
 
 /** The restart policy: `sessions.restart` in the config. */
 export interface RestartPolicy {
@@ -97,12 +98,7 @@ export function createCrashBudget(
     record(sessionId) {
       const at = now();
       const times = recent(sessionId, at);
-      crashes.delete(sessionId);
-      crashes.set(sessionId, [...times, at].slice(-policy.crashBudget));
-      if (crashes.size > maxKeys) {
-        const oldest = crashes.keys().next().value;
-        if (oldest !== undefined) crashes.delete(oldest);
-      }
+      setNewest(crashes, sessionId, [...times, at].slice(-policy.crashBudget), maxKeys);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { ServiceError } from "../errors.js";
+import { setNewest } from "../limits/bounded-map.js";
 import { digestsEqual } from "./digest.js";
-import { sessionExpired, sessionTokenExpired } from "./session-errors.js";
+import { sessionEnded } from "./session-errors.js";
 
 /** Why the service ended a session on its own. */
 export type EndReason = "idle_timeout" | "max_lifetime" | "token_expired";
@@ -32,12 +33,7 @@ export function createEndedSessions(
   const ended = new Map<string, { tokenDigest: string; why: EndReason; atMs: number }>();
   return {
     add(sessionId, tokenDigest, why) {
-      ended.delete(sessionId);
-      ended.set(sessionId, { tokenDigest, why, atMs: now() });
-      if (ended.size > maxEntries) {
-        const oldest = ended.keys().next().value;
-        if (oldest !== undefined) ended.delete(oldest);
-      }
+      setNewest(ended, sessionId, { tokenDigest, why, atMs: now() }, maxEntries);
     },
     delete(sessionId) {
       ended.delete(sessionId);
@@ -50,7 +46,7 @@ export function createEndedSessions(
         return undefined;
       }
       if (!digestsEqual(entry.tokenDigest, bearerDigest)) return undefined;
-      return entry.why === "token_expired" ? sessionTokenExpired() : sessionExpired(entry.why);
+      return sessionEnded(entry.why);
     },
   };
 }

@@ -30,24 +30,30 @@ export function checkRequired(fields: Readonly<Record<string, string>>): void {
   const missing = Object.entries(fields)
     .filter(([, value]) => value === "")
     .map(([name]) => name);
-  if (missing.length > 0) {
-    throw new ServiceError(
-      "MISSING_PARAMETERS",
-      `Missing required parameters: ${missing.join(", ")}.`,
-      {
-        metadata: { fields: missing.join(",") },
-      },
-    );
-  }
+  if (missing.length > 0) throw missingParameters(missing);
 }
 
-/** `INVALID_SESSION_ID` unless 1-128 characters of `A-Z a-z 0-9 _ - . : @`. */
+/**
+ * `MISSING_PARAMETERS` (field `session_id`) when empty, else
+ * `INVALID_SESSION_ID` unless 1-128 characters of `A-Z a-z 0-9 _ - . : @`.
+ */
 export function checkSessionId(sessionId: string): void {
-  checkRequired({ session_id: sessionId });
+  // Every call of a session runs this: no field record to build for the usual case.
+  if (sessionId === "") throw missingParameters(["session_id"]);
   if (!sessionIdPattern.test(sessionId)) {
     throw new ServiceError(
       "INVALID_SESSION_ID",
       "session_id must be 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.', ':' or '@'.",
     );
   }
+}
+
+function missingParameters(names: readonly string[]): ServiceError {
+  return new ServiceError(
+    "MISSING_PARAMETERS",
+    `Missing required parameters: ${names.join(", ")}.`,
+    {
+      metadata: { fields: names.join(",") },
+    },
+  );
 }

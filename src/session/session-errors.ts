@@ -1,4 +1,5 @@
 import { ServiceError } from "../errors.js";
+import type { SessionEndWhy } from "../log/audit.js";
 
 /** The bearer is missing or is not the session's JWT. */
 export function credentialsMismatch(): ServiceError {
@@ -17,7 +18,7 @@ export function sessionNotFound(): ServiceError {
  * The wait suggested with `SESSION_LIMIT_REACHED`: sessions free up when
  * their users close them or they end, which no one can predict exactly.
  */
-export const sessionLimitRetryMs = 5_000;
+const sessionLimitRetryMs = 5_000;
 
 /** RESOURCE_EXHAUSTED: the service holds `maxSessions` sessions. */
 export function sessionLimitReached(maxSessions: number): ServiceError {
@@ -62,4 +63,25 @@ export function sessionExpired(why: "idle_timeout" | "max_lifetime"): ServiceErr
     `The session ended because ${after}; call Init to open it again.`,
     { metadata: { why } },
   );
+}
+
+/**
+ * Why a session ended, as its holder learns it: a request still running
+ * then, or a later call by the holder of its token (see EndedSessions).
+ * `SERVER_SHUTTING_DOWN`, `TOKEN_EXPIRED`, `SESSION_EXPIRED` with `why`
+ * (idle timeout, lifetime), or `SESSION_NOT_FOUND` (closed, evicted).
+ */
+export function sessionEnded(why: SessionEndWhy): ServiceError {
+  switch (why) {
+    case "shutdown":
+      return shuttingDown();
+    case "token_expired":
+      return sessionTokenExpired();
+    case "idle_timeout":
+    case "max_lifetime":
+      return sessionExpired(why);
+    case "closed":
+    case "evicted":
+      return sessionClosed();
+  }
 }

@@ -41,7 +41,6 @@ export interface SessionManagerDeps {
   readonly checkCredentials: CredentialCheck;
   readonly startClients: StartSessionClients;
   readonly logger: Logger;
-  readonly now?: () => number;
   /** Throws `INIT_RATE_LIMITED` when a caller or a session_id calls Init too often. */
   readonly checkInitRate?: (callerId: string, sessionId: string) => void;
   /** Most sessions with live MCP clients; Init of a new one past it is `SESSION_LIMIT_REACHED`. */
@@ -124,7 +123,8 @@ const defaultRestart: RestartPolicy = {
 export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   const { registry, logger } = deps;
   const audit: AuditLog = deps.audit ?? (() => {});
-  const now = deps.now ?? Date.now;
+  // Date.now, as the clients' lastActiveAtMs: session times are compared with it.
+  const now = Date.now;
   const tracer = deps.tracer ?? noopTracer;
   const queue = createInitQueue();
   const lifetime = new AbortController();
@@ -228,10 +228,11 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
       const session = table.get(sessionId);
       if (!session) throw ended.errorFor(sessionId, bearerDigest) ?? sessionNotFound();
       if (!digestsEqual(session.record.tokenDigest, bearerDigest)) throw credentialsMismatch();
+      const at = now();
       const { expiresAtMs } = session.record;
-      if (expiresAtMs !== undefined && expiresAtMs <= now()) throw sessionTokenExpired();
+      if (expiresAtMs !== undefined && expiresAtMs <= at) throw sessionTokenExpired();
       if (table.usable(session)) {
-        session.lastUsedAtMs = now();
+        session.lastUsedAtMs = at;
         return session.clients;
       }
       // The holder of the token is back: restart the session's servers.

@@ -3,12 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { CrashBudget } from "./crash-budget.js";
 import type { EndedSessions, EndReason } from "./ended-sessions.js";
 import { type LifetimePolicy, type LiveSession, sessionEnd } from "./live-session.js";
-import {
-  sessionClosed,
-  sessionExpired,
-  sessionTokenExpired,
-  shuttingDown,
-} from "./session-errors.js";
+import { sessionEnded } from "./session-errors.js";
 import type { SessionRegistry } from "./session-registry.js";
 
 // At shutdown a stdio server gets at most this long after stdin closes, and again after SIGTERM.
@@ -45,8 +40,6 @@ export interface SessionTable {
   readonly size: number;
   /** Live sessions plus new ones being created: what counts against `maxSessions`. */
   occupied(): number;
-  /** Whether an Init of the session is under way. */
-  creating(sessionId: string): boolean;
   /** Marks an Init under way; `isNew` when it would add a session. Returns the unmark. */
   startCreating(sessionId: string, isNew: boolean): () => void;
   /** Stores a started session (replacing any previous one, which the caller closes) and arms its timer. */
@@ -129,18 +122,15 @@ export function createSessionTable(deps: SessionTableDeps): SessionTable {
     );
   }
 
-  async function forget(
-    session: LiveSession,
-    why: SessionEndWhy | EndReason,
-    graceMs?: number,
-  ): Promise<void> {
+  async function forget(session: LiveSession, why: SessionEndWhy, graceMs?: number): Promise<void> {
     const { sessionId } = session.record;
     clearTimeout(session.timer);
     if (live.get(sessionId) === session) live.delete(sessionId);
     try {
       await registry.delete(sessionId);
     } finally {
-      await session.clients.close(graceMs, endedError(why));
+      // A request still running fails with why the session ended.
+      await session.clients.close(graceMs, sessionEnded(why));
       logger.info({ session_id: sessionId, why }, "session closed");
       audit({ event: "session_closed", session_id: sessionId, why });
     }
@@ -153,7 +143,6 @@ export function createSessionTable(deps: SessionTableDeps): SessionTable {
       return live.size;
     },
     occupied: () => live.size + [...creating.values()].filter(Boolean).length,
-    creating: (sessionId) => creating.has(sessionId),
     startCreating(sessionId, isNew) {
       creating.set(sessionId, isNew);
       return () => creating.delete(sessionId);
@@ -182,20 +171,4 @@ export function createSessionTable(deps: SessionTableDeps): SessionTable {
       await Promise.allSettled([...live.values()].map((s) => forget(s, "shutdown", graceMs)));
     },
   };
-}
-
-// What a request still running when its session ends fails with.
-function endedError(why: SessionEndWhy | EndReason) {
-  switch (why) {
-    case "shutdown":
-      return shuttingDown();
-    case "token_expired":
-      return sessionTokenExpired();
-    case "idle_timeout":
-    case "max_lifetime":
-      return sessionExpired(why);
-    case "closed":
-    case "evicted":
-      return sessionClosed();
-  }
 }

@@ -6,7 +6,7 @@ import { type Context, type ContextManager, context, ROOT_CONTEXT } from "@opent
  * timers and callbacks, as `@opentelemetry/context-async-hooks` does.
  * `bind` binds functions only.
  */
-export function createAsyncContextManager(): ContextManager {
+function createAsyncContextManager(): ContextManager {
   const storage = new AsyncLocalStorage<Context>();
   const manager: ContextManager = {
     active: () => storage.getStore() ?? ROOT_CONTEXT,

@@ -14,10 +14,11 @@ import {
 import type { Config } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { clientInfo } from "../mcp/version.js";
+import type { HttpRoute } from "../rpc/http-route.js";
 import { useAsyncContext } from "./context-manager.js";
 import { logExportFailures } from "./log-export-failures.js";
 import { noopTracer } from "./noop-tracer.js";
-import { type HttpRouteHandler, traceHttpRoute } from "./trace-http-route.js";
+import { traceHttpRoute } from "./trace-http-route.js";
 
 /** An app's tracing: its Tracer and what must be flushed at close. */
 export interface Tracing {
@@ -25,7 +26,7 @@ export interface Tracing {
   readonly enabled: boolean;
   readonly tracer: Tracer;
   /** `handler` traced as traceHttpRoute does; `handler` itself when disabled. */
-  wrapHttpRoute(route: string, handler: HttpRouteHandler): HttpRouteHandler;
+  wrapHttpRoute(route: string, handler: HttpRoute): HttpRoute;
   /**
    * Exports the spans still buffered and stops the provider; waits at most
    * `waitMs` when given (the export goes on in the background). Never

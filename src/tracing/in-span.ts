@@ -26,7 +26,7 @@ export function endSpan(span: Span, outcome: string): void {
  * The outcome of a failed step: a ServiceError's reason, else the error's
  * name (`AbortError`, `ConnectError`), else `error`.
  */
-export function failureOutcome(error: unknown): string {
+function failureOutcome(error: unknown): string {
   if (error instanceof ServiceError) return error.reason;
   return error instanceof Error && error.name !== "" ? error.name : "error";
 }

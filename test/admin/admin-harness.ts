@@ -1,11 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { toJsonString } from "@bufbuild/protobuf";
-import {
-  type Client,
-  createClient,
-  createRouterTransport,
-  type Interceptor,
-} from "@connectrpc/connect";
+import { type Client, createClient, createRouterTransport } from "@connectrpc/connect";
 import { expect } from "vitest";
 import {
   SessionAdminService,
@@ -23,6 +18,7 @@ import {
   testConfig,
   type Upstream,
 } from "../service/harness.js";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { defaultAuth } from "../support/auth-config.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
 
@@ -33,17 +29,6 @@ export type AdminClient = Client<typeof SessionAdminService>;
 export const operatorKey = `KEYCANARY-operator-${randomUUID()}`;
 export const clientKey = `KEYCANARY-client-${randomUUID()}`;
 
-/** A client interceptor that sends `key` as `x-api-key`. */
-export const withApiKey =
-  (key: string): Interceptor =>
-  (next) =>
-  async (req) => {
-    req.header.set("x-api-key", key);
-    return next(req);
-  };
-
-const sha256 = (key: string) => createHash("sha256").update(key, "utf8").digest("hex");
-
 /** testConfig(overrides) with `operatorKey` (role operator) and `clientKey` (role client). */
 export async function keyedConfig(overrides: Partial<Config> = {}): Promise<Config> {
   const base = await testConfig(overrides);
@@ -52,8 +37,8 @@ export async function keyedConfig(overrides: Partial<Config> = {}): Promise<Conf
     auth: {
       ...defaultAuth,
       apiKeys: [
-        { name: "ops", sha256: sha256(operatorKey), role: "operator" },
-        { name: "backend", sha256: sha256(clientKey), role: "client" },
+        { name: "ops", sha256: sha256hex(operatorKey), role: "operator" },
+        { name: "backend", sha256: sha256hex(clientKey), role: "client" },
       ],
     },
   };

@@ -1,6 +1,6 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ServerState,
   type SessionInfo,
@@ -8,7 +8,7 @@ import {
 } from "../../gen/mcpclient/v1/session_admin_service_pb.js";
 import { encodePageToken } from "../../src/rpc/session-paging.js";
 import { paths } from "../mcp/harness.js";
-import { createHarness, expectRpcError, type Harness, initSession } from "../service/harness.js";
+import { expectRpcError, initSession, useHarness } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import {
@@ -20,13 +20,7 @@ import {
   until,
 } from "./admin-harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useHarness();
 
 const ids = (sessions: readonly SessionInfo[]) => sessions.map((s) => s.sessionId);
 

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   type CallerAuthConfig,
@@ -6,8 +6,7 @@ import {
   createCallerAuth,
 } from "../../src/auth/caller-auth.js";
 import { ServiceError } from "../../src/errors.js";
-
-const sha256hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+import { sha256hex } from "../support/api-key.js";
 
 /** A distinctive key: any copy of it in an error is a leak. */
 const backendKey = `KEYCANARY-backend-${randomUUID()}`;

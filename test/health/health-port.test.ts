@@ -9,7 +9,7 @@ import {
   HealthCheckResponse_ServingStatus as Status,
 } from "../../gen/grpc/health/v1/health_pb.js";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
-import { makeAuthConfig, sha256hex } from "../integration/auth-harness.js";
+import { makeAuthConfig } from "../integration/auth-harness.js";
 import {
   jsonErrorInfo,
   makeJwt,
@@ -18,6 +18,7 @@ import {
   servicePath,
   startService,
 } from "../integration/harness.js";
+import { sha256hex } from "../support/api-key.js";
 import { repoRoot } from "../support/repo-paths.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 

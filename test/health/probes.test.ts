@@ -2,45 +2,19 @@ import { connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   Health,
   type HealthCheckResponse,
   HealthCheckResponse_ServingStatus as Status,
 } from "../../gen/grpc/health/v1/health_pb.js";
-import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
-import {
-  makeConfig,
-  makeJwt,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "../integration/harness.js";
+import { longCheckConfig, type Service, useServices, useUpstream } from "../integration/harness.js";
 
-let upstream: Upstream;
-let service: Service | undefined;
-const cleanups: (() => void)[] = [];
+const services = useServices(useUpstream());
+const { defer, holdDrainOpen } = services;
 
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  await service?.server.shutdown();
-  service = undefined;
-});
-
-afterAll(async () => {
-  await upstream.close();
-});
-
-/** A service whose credential check waits 10 s, so that a `slow` Init outlasts any test. */
-async function start(): Promise<Service> {
-  service = await startService(makeConfig({ credentialCheck: { timeoutMs: 10_000 } }));
-  return service;
-}
+/** A service whose credential check outlasts any test, so that holdDrainOpen can hold it. */
+const start = (): Promise<Service> => services.start(longCheckConfig());
 
 /** A raw HTTP/1.1 response. */
 interface RawResponse {
@@ -56,7 +30,7 @@ interface RawResponse {
  */
 async function idleConnection(port: number): Promise<Socket> {
   const socket = netConnect(port, "127.0.0.1");
-  cleanups.push(() => socket.destroy());
+  defer(() => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -79,25 +53,6 @@ function rawRequest(socket: Socket, method: string, path: string): Promise<RawRe
     });
     socket.write(`${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n`);
   });
-}
-
-/** Starts an Init that waits on the `slow` upstream, so that the drain lasts until released. */
-async function holdDrainOpen(url: string): Promise<() => void> {
-  const manager = new Http2SessionManager(url);
-  const abort = new AbortController();
-  cleanups.push(() => {
-    abort.abort();
-    manager.abort();
-  });
-  const client = createClient(
-    SessionService,
-    createGrpcTransport({ baseUrl: url, sessionManager: manager }),
-  );
-  const tag = `probe-${Date.now()}-${Math.random()}`;
-  const input = { sessionId: tag, apiUrl: upstream.apiUrl("slow", tag), jwtToken: makeJwt() };
-  client.init(input, { signal: abort.signal }).catch(() => undefined);
-  await upstream.arrived("slow", tag);
-  return () => abort.abort();
 }
 
 describe("GET /healthz and /readyz", () => {
@@ -131,7 +86,7 @@ describe("GET /healthz and /readyz", () => {
   it("answer over cleartext HTTP/2 too", async () => {
     const { url } = await start();
     const session = http2Connect(url);
-    cleanups.push(() => session.destroy());
+    defer(() => session.destroy());
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const stream = session.request({ ":method": "GET", ":path": "/readyz" });
       let status = 0;
@@ -170,7 +125,7 @@ describe("Watch across a shutdown", () => {
   it("sees SERVING, then NOT_SERVING when the drain starts, then ends; the shutdown does not wait for it", async () => {
     const { url, server } = await start();
     const manager = new Http2SessionManager(url);
-    cleanups.push(() => manager.abort());
+    defer(() => manager.abort());
     const client = createClient(
       Health,
       createGrpcTransport({ baseUrl: url, sessionManager: manager }),

@@ -1,9 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Interceptor } from "@connectrpc/connect";
 import { type App, createApp } from "../../src/app.js";
 import { configSchema } from "../../src/config/schema.js";
 import type { Config } from "../../src/config/types.js";
@@ -11,19 +9,6 @@ import { type RunningServer, startServer } from "../../src/server/server.js";
 import { captureLogs, type LogCapture } from "../support/log-capture.js";
 import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
 import { credentialTimeoutMs } from "./harness.js";
-
-/** Lower-case hex SHA-256 of `text`, as `auth.apiKeys[].sha256` holds it. */
-export function sha256hex(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-/** A client interceptor that sends `key` as `x-api-key`. */
-export function withApiKey(key: string): Interceptor {
-  return (next) => async (req) => {
-    req.header.set("x-api-key", key);
-    return next(req);
-  };
-}
 
 /** The config sections these suites set, in the config file's shape. */
 export interface AuthConfigInput {
@@ -106,22 +91,26 @@ export function makeMtlsFiles(clientSubject = "backend-client"): MtlsFiles {
     key: readFileSync(path(`${name}.key`)),
   });
 
-  openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=Test Client CA",
-    "-addext",
+  const selfSigned = (name: string, subject: string, extensions: string[]) => {
+    openssl([
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "1",
+      "-subj",
+      subject,
+      ...extensions.flatMap((extension) => ["-addext", extension]),
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.pem`),
+    ]);
+    return identity(name);
+  };
+  const ca = selfSigned("ca", "/CN=Test Client CA", [
     "basicConstraints=critical,CA:TRUE",
-    "-addext",
     "keyUsage=critical,keyCertSign,cRLSign",
-    "-keyout",
-    path("ca.key"),
-    "-out",
-    path("ca.pem"),
   ]);
   const signed = (name: string, subject: string, extensions: string, serial: string) => {
     writeFileSync(path(`${name}.ext`), extensions);
@@ -163,26 +152,12 @@ export function makeMtlsFiles(clientSubject = "backend-client"): MtlsFiles {
     "2",
   );
   const client = signed("client", `/CN=${clientSubject}`, "extendedKeyUsage=clientAuth\n", "3");
-  openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${clientSubject}`,
-    "-addext",
-    "extendedKeyUsage=clientAuth",
-    "-keyout",
-    path("rogue.key"),
-    "-out",
-    path("rogue.pem"),
-  ]);
+  const rogue = selfSigned("rogue", `/CN=${clientSubject}`, ["extendedKeyUsage=clientAuth"]);
   return {
-    ca: identity("ca"),
+    ca,
     server,
     client,
-    rogue: identity("rogue"),
+    rogue,
     clientSubject,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

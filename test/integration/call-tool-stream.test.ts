@@ -7,7 +7,7 @@ import {
 } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
-import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
+import { cancellationOf, createEventLog, type EventLog, paths, toolCalls } from "../mcp/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { rpcFailure } from "../support/rpc-failure.js";
@@ -18,23 +18,15 @@ import {
   longRunningTool,
 } from "../support/tool-stream.js";
 import { waitFor } from "../support/wait.js";
-import {
-  makeConfig,
-  makeJwt,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeConfig, makeJwt, type Service, startService, useUpstream } from "./harness.js";
 
+const upstream = useUpstream();
 let service: Service;
-let upstream: Upstream;
 let events: EventLog;
 let h2: Http2SessionManager;
 
 beforeAll(async () => {
   checkLongRunningTool();
-  upstream = await startUpstream();
   events = createEventLog();
   service = await startService(
     makeConfig({
@@ -51,7 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
   events.remove();
 });
 
@@ -115,28 +106,12 @@ describe("cancelling CallToolStream over gRPC", () => {
       { ...bearer(token), signal: abort.signal },
     );
     const reading = rpcFailure(collectTimed(stream));
-    const sleeps = () =>
-      events
-        .read()
-        .filter(
-          (e) =>
-            e.method === "tools/call" &&
-            (e.params as { name?: unknown } | undefined)?.name === "sleep",
-        );
-    const call = await waitFor(() => sleeps()[0], "the sleep call to reach the fixture");
+    const call = await waitFor(
+      () => toolCalls(events, "sleep")[0],
+      "the sleep call to reach the fixture",
+    );
     abort.abort();
     expect((await reading).code).toBe(Code.Canceled);
-    await waitFor(
-      () =>
-        events
-          .read()
-          .find(
-            (e) =>
-              e.method === "notifications/cancelled" &&
-              e.pid === call.pid &&
-              (e.params as { requestId?: unknown }).requestId === call.id,
-          ),
-      "notifications/cancelled for the sleep call",
-    );
+    await cancellationOf(events, call);
   });
 });

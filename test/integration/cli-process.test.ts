@@ -8,28 +8,19 @@ import { cmdline, descendants, stillRunning } from "../support/proc-tree.js";
 import { createProcessTracker } from "../support/process-tracker.js";
 import { everythingServer as everything, requireBuilt } from "../support/repo-paths.js";
 import { waitFor } from "../support/wait.js";
-import {
-  connectOutcome,
-  makeJwt,
-  postJson,
-  servicePath,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { connectOutcome, makeJwt, postJson, servicePath, useUpstream } from "./harness.js";
 
-let upstream: Upstream;
+const upstream = useUpstream();
 let dir: string;
 
 beforeAll(async () => {
   requireBuilt(cli);
-  upstream = await startUpstream();
   dir = mkdtempSync(join(tmpdir(), "mcs-cli-"));
 });
 
 afterEach(killStartedClis);
 
 afterAll(async () => {
-  await upstream.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

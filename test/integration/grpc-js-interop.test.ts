@@ -6,7 +6,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/mcpclient/v1/error_info_pb.js";
 import { repoRoot } from "../support/repo-paths.js";
-import { makeJwt, type Service, startService, startUpstream, type Upstream } from "./harness.js";
+import { makeJwt, type Service, startService, useUpstream } from "./harness.js";
 
 type Callback = (error: grpc.ServiceError | null, response: Record<string, unknown>) => void;
 type Unary = (request: object, metadata: grpc.Metadata, callback: Callback) => void;
@@ -34,12 +34,11 @@ const loaded = grpc.loadPackageDefinition(definition) as unknown as {
   };
 };
 
+const upstream = useUpstream();
 let service: Service;
-let upstream: Upstream;
 let client: SessionServiceClient;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
   service = await startService();
   const { SessionService } = loaded.mcpclient.v1;
   client = new SessionService(
@@ -51,7 +50,6 @@ beforeAll(async () => {
 afterAll(async () => {
   client.close();
   await service.server.shutdown();
-  await upstream.close();
 });
 
 /** Calls a unary method; resolves with the response or the ServiceError. */

@@ -5,12 +5,17 @@ import { request as httpsRequest } from "node:https";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { afterEach } from "vitest";
+import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { configSchema } from "../../src/config/schema.js";
 import type { Config } from "../../src/config/types.js";
 import { createLogger } from "../../src/log/logger.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
 import { hs256Header, jwtFrom } from "../support/jwt.js";
+import { useAll } from "../support/lifecycle.js";
 import { closedPort } from "../support/loopback-port.js";
 import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
 import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
@@ -88,6 +93,14 @@ export async function startUpstream(): Promise<Upstream> {
   };
 }
 
+/**
+ * The upstream of the file's tests: started before the first, closed after
+ * the last. The returned object stands for the running one.
+ */
+export function useUpstream(): Upstream {
+  return useAll(startUpstream, (upstream) => upstream.close());
+}
+
 /** A URL on which nothing listens: a port that was bound and released. */
 export async function unreachableUrl(): Promise<string> {
   return `http://127.0.0.1:${await closedPort()}/api`;
@@ -161,6 +174,68 @@ export async function startService(config: Config = makeConfig()): Promise<Servi
   const app = createApp(config, logger);
   const server = await startServer(app, config.server, logger);
   return { app, server, url: server.url };
+}
+
+/** What useServices gives a file whose tests each start their own service. */
+export interface Services {
+  /** startService(config); the service is shut down after the test. */
+  start(config?: Config): Promise<Service>;
+  /** Runs `cleanup` after the test, before its services are shut down. */
+  defer(cleanup: () => void): void;
+  /**
+   * Starts an Init that waits on the `slow` upstream, over its own HTTP/2
+   * connection to `url`, and resolves once it has reached the upstream: a
+   * drain of that service lasts until the returned function cancels the
+   * Init (the test's end does too). The service's credential check must
+   * outlast the test: see longCheckConfig.
+   */
+  holdDrainOpen(url: string): Promise<() => void>;
+}
+
+/**
+ * makeConfig with a 10 s credential check, so that an Init on the `slow`
+ * upstream outlasts any test (what holdDrainOpen needs).
+ */
+export function longCheckConfig(): Config {
+  return makeConfig({ credentialCheck: { timeoutMs: 10_000 } });
+}
+
+/** Services that each test starts for itself against `upstream`; see Services. */
+export function useServices(upstream: Upstream): Services {
+  const services: Service[] = [];
+  const cleanups: (() => void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    for (const service of services.splice(0)) await service.server.shutdown();
+  });
+  const defer = (cleanup: () => void) => {
+    cleanups.push(cleanup);
+  };
+  return {
+    async start(config) {
+      const service = await startService(config);
+      services.push(service);
+      return service;
+    },
+    defer,
+    async holdDrainOpen(url) {
+      const manager = new Http2SessionManager(url);
+      const abort = new AbortController();
+      defer(() => {
+        abort.abort();
+        manager.abort();
+      });
+      const client = createClient(
+        SessionService,
+        createGrpcTransport({ baseUrl: url, sessionManager: manager }),
+      );
+      const tag = `drain-${Date.now()}-${Math.random()}`;
+      const input = { sessionId: tag, apiUrl: upstream.apiUrl("slow", tag), jwtToken: makeJwt() };
+      client.init(input, { signal: abort.signal }).catch(() => undefined);
+      await upstream.arrived("slow", tag);
+      return () => abort.abort();
+    },
+  };
 }
 
 /** A plain HTTP/1.1 response with its JSON body parsed (`undefined` when not JSON). */

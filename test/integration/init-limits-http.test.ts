@@ -4,21 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import { type LoggedService, makeAuthConfig, startLoggedService } from "./auth-harness.js";
-import {
-  jsonErrorInfo,
-  makeJwt,
-  postJson,
-  servicePath,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { jsonErrorInfo, makeJwt, postJson, servicePath, useUpstream } from "./harness.js";
 
+const upstream = useUpstream();
 let service: LoggedService;
-let upstream: Upstream;
 let h2: Http2SessionManager;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
   service = await startLoggedService(
     makeAuthConfig({
       limits: { maxSessions: 1, initPerSession: { burst: 1, perSecond: 0.001 } },
@@ -30,7 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
 });
 
 const legacy = (sessionId: string) => ({

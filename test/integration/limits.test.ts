@@ -14,21 +14,19 @@ import {
   type Service,
   servicePath,
   startService,
-  startUpstream,
-  type Upstream,
+  useUpstream,
 } from "./harness.js";
 
 const maxMessageBytes = 64 * 1024;
 const maxTimeoutMs = 2_000;
 
+const upstream = useUpstream();
 let service: Service;
-let upstream: Upstream;
 let h2: Http2SessionManager;
 let grpc: Client<typeof SessionService>;
 let connect: Client<typeof SessionService>;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
   service = await startService(makeConfig({ server: { maxMessageBytes, maxTimeoutMs } }));
   h2 = new Http2SessionManager(service.url);
   grpc = createClient(
@@ -44,7 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
 });
 
 let counter = 0;

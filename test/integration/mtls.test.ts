@@ -4,6 +4,7 @@ import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
   authFailed,
@@ -14,23 +15,14 @@ import {
   makeMtlsFiles,
   type PemIdentity,
   pemCanaries,
-  sha256hex,
   startLoggedService,
-  withApiKey,
 } from "./auth-harness.js";
-import {
-  jsonErrorInfo,
-  makeJwt,
-  postJson,
-  servicePath,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { jsonErrorInfo, makeJwt, postJson, servicePath, useUpstream } from "./harness.js";
 
 const apiKey = `KEYCANARY-mtls-${randomUUID()}`;
 
+const upstream = useUpstream();
 let files: MtlsFiles;
-let upstream: Upstream;
 /** Client certificates required. */
 let certOnly: LoggedService;
 /** Client certificates and API keys required. */
@@ -72,7 +64,6 @@ function grpcClient(service: LoggedService, who: Who, key?: string): Client<type
 
 beforeAll(async () => {
   files = makeMtlsFiles();
-  upstream = await startUpstream();
   const tls = {
     certFile: files.server.certFile,
     keyFile: files.server.keyFile,
@@ -104,7 +95,6 @@ afterAll(async () => {
   for (const agent of agents) agent.destroy();
   await certOnly.server.shutdown();
   await certAndKey.server.shutdown();
-  await upstream.close();
   files.remove();
 });
 

@@ -19,18 +19,16 @@ import {
   type Service,
   servicePath,
   startService,
-  startUpstream,
-  type Upstream,
   unreachableUrl,
+  useUpstream,
 } from "./harness.js";
 
+const upstream = useUpstream();
 let service: Service;
-let upstream: Upstream;
 let h2: Http2SessionManager;
 let deadUrl: string;
 
 beforeAll(async () => {
-  upstream = await startUpstream();
   service = await startService();
   h2 = new Http2SessionManager(service.url);
   deadUrl = await unreachableUrl();
@@ -39,7 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
 });
 
 let counter = 0;

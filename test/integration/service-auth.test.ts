@@ -3,15 +3,14 @@ import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
   authFailed,
   authFailures,
   type LoggedService,
   makeAuthConfig,
-  sha256hex,
   startLoggedService,
-  withApiKey,
 } from "./auth-harness.js";
 import {
   type JsonResponse,
@@ -19,8 +18,7 @@ import {
   makeJwt,
   postJson,
   servicePath,
-  startUpstream,
-  type Upstream,
+  useUpstream,
 } from "./harness.js";
 
 // Canaries: none of these may appear in a log line or a response.
@@ -29,15 +27,14 @@ const otherKey = `KEYCANARY-other-${randomUUID()}`;
 const wrongKey = `KEYCANARY-wrong-${randomUUID()}`;
 const canaries = [backendKey, otherKey, wrongKey];
 
+const upstream = useUpstream();
 let service: LoggedService;
-let upstream: Upstream;
 let h2: Http2SessionManager;
 let plain: Client<typeof SessionService>;
 let keyed: Client<typeof SessionService>;
 const responses: string[] = [];
 
 beforeAll(async () => {
-  upstream = await startUpstream();
   service = await startLoggedService(
     makeAuthConfig({
       auth: {
@@ -71,7 +68,6 @@ afterEach(() => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
 });
 
 let counter = 0;

@@ -2,7 +2,7 @@ import { Agent } from "node:http";
 import type { ClientHttp2Session } from "node:http2";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { createLogger } from "../../src/log/logger.js";
@@ -14,33 +14,17 @@ import {
   connectOutcome,
   type JsonResponse,
   jsonErrorInfo,
+  longCheckConfig,
   makeConfig,
   makeJwt,
   postJson,
-  type Service,
   servicePath,
-  startService,
-  startUpstream,
-  type Upstream,
+  useServices,
+  useUpstream,
 } from "./harness.js";
 
-let upstream: Upstream;
-let service: Service | undefined;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  await service?.server.shutdown();
-  service = undefined;
-});
-
-afterAll(async () => {
-  await upstream.close();
-});
+const upstream = useUpstream();
+const { start, defer, holdDrainOpen } = useServices(upstream);
 
 /** Resolves with how long `promise` took, or rejects after `ms`. */
 async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T; tookMs: number }> {
@@ -60,7 +44,7 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<{ value: T; t
 /** Connects a raw h2c session, destroyed after the test, and waits until it is established. */
 async function openSession(url: string): Promise<ClientHttp2Session> {
   const session = await openH2Session(url);
-  cleanups.push(() => session.destroy());
+  defer(() => session.destroy());
   return session;
 }
 
@@ -92,7 +76,7 @@ function slowCheckConfig(server: Record<string, unknown> = {}) {
 }
 
 let counter = 0;
-function initInput(mode: "ok" | "delay" | "slow") {
+function initInput(mode: "ok" | "delay") {
   counter += 1;
   return {
     sessionId: `shutdown-${counter}`,
@@ -109,7 +93,7 @@ function tagOf(input: { apiUrl: string }): string {
 /** A keep-alive agent with one socket, destroyed after the test. */
 function keepAliveAgent(): Agent {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  cleanups.push(() => agent.destroy());
+  defer(() => agent.destroy());
   return agent;
 }
 
@@ -124,7 +108,7 @@ async function settle(request: Promise<JsonResponse>): Promise<JsonResponse | st
 
 describe("shutdown with open HTTP/2 sessions", () => {
   it("sends GOAWAY to an idle h2c session and completes", async () => {
-    service = await startService();
+    const service = await start();
     const session = await openSession(service.url);
     const goaway = new Promise<number>((resolve) => session.once("goaway", resolve));
     const closed = new Promise<void>((resolve) => session.once("close", resolve));
@@ -138,9 +122,9 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("completes while a connect Http2SessionManager still holds its session", async () => {
-    service = await startService();
+    const service = await start();
     const manager = new Http2SessionManager(service.url);
-    cleanups.push(() => manager.abort());
+    defer(() => manager.abort());
     const client = createClient(
       SessionService,
       createGrpcTransport({ baseUrl: service.url, sessionManager: manager }),
@@ -159,7 +143,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("lets an in-flight h2 stream finish, refuses new connections, then closes", async () => {
-    service = await startService(slowCheckConfig());
+    const service = await start(slowCheckConfig());
     const session = await openSession(service.url);
     const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
     const input = initInput("delay");
@@ -176,7 +160,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("ends a request that outlasts shutdownGraceMs and still completes", async () => {
-    service = await startService(slowCheckConfig({ shutdownGraceMs: 100 }));
+    const service = await start(slowCheckConfig({ shutdownGraceMs: 100 }));
     const client = createClient(SessionService, createGrpcTransport({ baseUrl: service.url }));
     const input = initInput("delay");
     const slow = rpcFailure(client.init(input));
@@ -192,7 +176,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("ends a Connect JSON request that outlasts shutdownGraceMs with 503 SERVER_SHUTTING_DOWN", async () => {
-    service = await startService(slowCheckConfig({ shutdownGraceMs: 100 }));
+    const service = await start(slowCheckConfig({ shutdownGraceMs: 100 }));
     const input = initInput("delay");
     const slow = postJson(`${service.url}${servicePath}/Init`, input);
     await upstream.arrived("delay", tagOf(input));
@@ -205,7 +189,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("ends a POST /init that outlasts shutdownGraceMs with 503 SERVER_SHUTTING_DOWN", async () => {
-    service = await startService(slowCheckConfig({ shutdownGraceMs: 100 }));
+    const service = await start(slowCheckConfig({ shutdownGraceMs: 100 }));
     const input = initInput("delay");
     const slow = postJson(`${service.url}/init`, input);
     await upstream.arrived("delay", tagOf(input));
@@ -219,7 +203,7 @@ describe("shutdown with open HTTP/2 sessions", () => {
   });
 
   it("lets an in-flight HTTP/1.1 request finish, then refuses connections", async () => {
-    service = await startService(slowCheckConfig());
+    const service = await start(slowCheckConfig());
     const input = initInput("delay");
     const slow = postJson(`${service.url}${servicePath}/Init`, input);
     await upstream.arrived("delay", input.apiUrl.split("/").at(-1) ?? "");
@@ -232,32 +216,8 @@ describe("shutdown with open HTTP/2 sessions", () => {
 });
 
 describe("new work during the drain", () => {
-  /**
-   * Starts an Init that hangs on the `slow` upstream (longer than the grace
-   * period) on its own HTTP/2 connection, so that the drain lasts until the
-   * returned function cancels it.
-   */
-  async function holdDrainOpen(url: string): Promise<() => void> {
-    const manager = new Http2SessionManager(url);
-    const abort = new AbortController();
-    cleanups.push(() => {
-      abort.abort();
-      manager.abort();
-    });
-    const client = createClient(
-      SessionService,
-      createGrpcTransport({ baseUrl: url, sessionManager: manager }),
-    );
-    const input = initInput("slow");
-    client.init(input, { signal: abort.signal }).catch(() => undefined);
-    await upstream.arrived("slow", tagOf(input));
-    return () => abort.abort();
-  }
-
-  const drainingConfig = () => makeConfig({ credentialCheck: { timeoutMs: 10_000 } });
-
   it("closes a keep-alive connection after its in-flight response; the queued Init never runs", async () => {
-    service = await startService(drainingConfig());
+    const service = await start(longCheckConfig());
     const release = await holdDrainOpen(service.url);
     const agent = keepAliveAgent();
     const url = `${service.url}${servicePath}/Init`;
@@ -290,7 +250,7 @@ describe("new work during the drain", () => {
   });
 
   it("refuses Init, POST /init, ListTools and CallTool sent on idle keep-alive connections", async () => {
-    service = await startService(drainingConfig());
+    const service = await start(longCheckConfig());
     const { url } = service;
     const existing = initInput("ok");
     const bearer = { authorization: `Bearer ${existing.jwtToken}` };

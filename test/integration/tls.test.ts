@@ -13,19 +13,17 @@ import {
   type Service,
   servicePath,
   startService,
-  startUpstream,
   type TestCertificate,
-  type Upstream,
+  useUpstream,
 } from "./harness.js";
 
+const upstream = useUpstream();
 let certificate: TestCertificate;
 let service: Service;
-let upstream: Upstream;
 let h2: Http2SessionManager;
 
 beforeAll(async () => {
   certificate = makeCertificate();
-  upstream = await startUpstream();
   const { certFile, keyFile } = certificate;
   service = await startService(makeConfig({ server: { tls: { certFile, keyFile } } }));
   h2 = new Http2SessionManager(service.url, undefined, { ca: certificate.cert });
@@ -34,7 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   h2.abort();
   await service.server.shutdown();
-  await upstream.close();
   certificate.remove();
 });
 

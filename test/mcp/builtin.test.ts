@@ -1,32 +1,14 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { requireBuilt } from "../support/repo-paths.js";
-import {
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeJwt, paths, useMcpHarness } from "./harness.js";
 
-let upstream: Upstream;
-let service: Service | undefined;
+const { upstream, start } = useMcpHarness();
 
 // `npm test` builds first (pretest); the stdio case runs the compiled bin.
 beforeAll(() => requireBuilt(paths.builtinBin));
-
-beforeEach(async () => {
-  upstream = await startUpstream();
-});
-
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
-});
 
 function textOf(item: { kind: { case: string | undefined; value?: unknown } } | undefined): string {
   if (item?.kind.case !== "text") throw new Error(`expected a text item, got ${item?.kind.case}`);
@@ -35,9 +17,8 @@ function textOf(item: { kind: { case: string | undefined; value?: unknown } } | 
 
 describe("built-in server (default config)", () => {
   it("lists validate_settings and api_request with JSON schemas, and calls them", async () => {
-    service = await startService();
+    const { client } = await start();
     const token = makeJwt();
-    const { client } = service;
     const init = await client.init({
       sessionId: "s-builtin",
       apiUrl: upstream.apiUrl,
@@ -92,7 +73,7 @@ describe("built-in server (default config)", () => {
 
 describe("built-in server as a stdio child", () => {
   it("gets the session's API URL and token through templated env", async () => {
-    service = await startService({
+    const { client } = await start({
       builtin: nodeServer(paths.builtinBin, {
         API_BASE_URL: "${apiUrl}",
         API_TOKEN: "${jwtToken}",
@@ -101,7 +82,6 @@ describe("built-in server as a stdio child", () => {
       }),
     });
     const token = makeJwt("stdio-user");
-    const { client } = service;
     await client.init({ sessionId: "s-stdio-builtin", apiUrl: upstream.apiUrl, jwtToken: token });
     // The credential check itself sends `{}`; the tool in the child sends an empty body.
     expect(upstream.validations().map((r) => r.body)).toEqual(["{}"]);

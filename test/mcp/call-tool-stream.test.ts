@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { McpServerConfig } from "../../src/config/types.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
@@ -11,57 +11,27 @@ import {
   longRunningTool,
 } from "../support/tool-stream.js";
 import { waitFor } from "../support/wait.js";
-import {
-  createEventLog,
-  type EventLog,
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { cancellationOf, makeJwt, paths, toolCalls, useMcpHarness } from "./harness.js";
 
 const sessionId = "s-stream";
 const everything = nodeServer(paths.everything, {}, ["stdio"]);
 
-let upstream: Upstream;
-let events: EventLog;
-let service: Service | undefined;
+const mcp = useMcpHarness();
+const { events } = mcp;
 let token: string;
 
 beforeAll(checkLongRunningTool);
 
-beforeEach(async () => {
-  upstream = await startUpstream();
-  events = createEventLog();
+beforeEach(() => {
   token = makeJwt();
-});
-
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
-  events.remove();
 });
 
 const fixture = (): McpServerConfig =>
   nodeServer(paths.stdioFixture, { FIXTURE_EVENTS: events.path });
 
 async function open(servers: Record<string, McpServerConfig>) {
-  service = await startService(servers);
-  await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-  return service.client;
-}
-
-/** The fixture's `tools/call` messages for `tool`, as it received them. */
-function toolCalls(tool: string) {
-  return events
-    .read()
-    .filter(
-      (e) =>
-        e.method === "tools/call" && (e.params as { name?: unknown } | undefined)?.name === tool,
-    ) as { id: unknown; params: { _meta?: { progressToken?: unknown } } }[];
+  const { client } = await mcp.open(servers, sessionId, token);
+  return client;
 }
 
 describe("CallToolStream against server-everything over stdio", () => {
@@ -115,7 +85,7 @@ describe("CallToolStream errors", () => {
     const failure = await rpcFailure(collectTimed(stream));
     expect(failure.code).toBe(Code.Unauthenticated);
     expect(failure.reason).toBe("SESSION_CREDENTIALS_MISMATCH");
-    expect(toolCalls("sleep")).toEqual([]);
+    expect(toolCalls(events, "sleep")).toEqual([]);
   });
 
   it("ends the stream with NOT_FOUND TOOL_NOT_FOUND for a tool no server has", async () => {
@@ -145,7 +115,7 @@ describe("CallToolStream requests and cancellation", () => {
       client.callToolStream({ sessionId, name: "sleep", arguments: { ms: 1 } }, bearer(token)),
     );
     expect(seen.map((s) => s.event.case)).toEqual(["result"]);
-    const [unary, streamed] = toolCalls("sleep");
+    const [unary, streamed] = toolCalls(events, "sleep");
     expect(unary?.params._meta?.progressToken).toBeUndefined();
     expect(streamed?.params._meta?.progressToken).toEqual(expect.any(String));
   });
@@ -158,20 +128,10 @@ describe("CallToolStream requests and cancellation", () => {
       { ...bearer(token), signal: abort.signal },
     );
     const reading = rpcFailure(collectTimed(stream));
-    const call = await waitFor(() => toolCalls("sleep")[0], "the sleep call to arrive");
+    const call = await waitFor(() => toolCalls(events, "sleep")[0], "the sleep call to arrive");
     abort.abort();
     expect((await reading).code).toBe(Code.Canceled);
-    await waitFor(
-      () =>
-        events
-          .read()
-          .find(
-            (e) =>
-              e.method === "notifications/cancelled" &&
-              (e.params as { requestId?: unknown }).requestId === call.id,
-          ),
-      "notifications/cancelled for the sleep call",
-    );
+    await cancellationOf(events, call);
     await waitFor(
       () => events.read().find((e) => e.event === "aborted" && e.tool === "sleep"),
       "the fixture's sleep to be aborted",

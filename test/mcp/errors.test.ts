@@ -1,41 +1,22 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { McpServerConfig } from "../../src/config/types.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { processGone } from "../support/process-gone.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
-import {
-  createEventLog,
-  type EventLog,
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { cancellationOf, makeJwt, paths, toolCalls, useMcpHarness } from "./harness.js";
 
 const sessionId = "s-errors";
 
-let upstream: Upstream;
-let events: EventLog;
-let service: Service | undefined;
+const mcp = useMcpHarness();
+const { upstream, events, start } = mcp;
 let token: string;
 
-beforeEach(async () => {
-  upstream = await startUpstream();
-  events = createEventLog();
+beforeEach(() => {
   token = makeJwt();
-});
-
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
-  events.remove();
 });
 
 function fixture(): McpServerConfig {
@@ -46,34 +27,19 @@ function fixture(): McpServerConfig {
 }
 
 async function open(servers: Record<string, McpServerConfig> = { fixture: fixture() }) {
-  service = await startService(servers);
-  await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-  return service.client;
+  const { client } = await mcp.open(servers, sessionId, token);
+  return client;
 }
 
 /** The JSON-RPC id of the fixture's first `tools/call` for `tool`. */
 function callId(tool: string): unknown {
-  return events
-    .read()
-    .find(
-      (e) =>
-        e.method === "tools/call" && (e.params as { name?: unknown } | undefined)?.name === tool,
-    )?.id;
+  return toolCalls(events, tool)[0]?.id;
 }
 
 /** Waits until the fixture received `notifications/cancelled` for the call of `tool`. */
-function cancelledFor(tool: string): Promise<Record<string, unknown>> {
-  return waitFor(() => {
-    const id = callId(tool);
-    return events
-      .read()
-      .find(
-        (e) =>
-          e.method === "notifications/cancelled" &&
-          id !== undefined &&
-          (e.params as { requestId?: unknown }).requestId === id,
-      );
-  }, `notifications/cancelled for ${tool}`);
+async function cancelledFor(tool: string): Promise<Record<string, unknown>> {
+  const call = await waitFor(() => toolCalls(events, tool)[0], `the ${tool} call`);
+  return cancellationOf(events, call);
 }
 
 const sleep5s = { sessionId, name: "sleep", arguments: { ms: 5_000 } };
@@ -266,12 +232,23 @@ describe("a server that exits", () => {
     expect(upstream.validations()).toHaveLength(validations);
   });
 
+  it("refuses a bad timeout with INVALID_TIMEOUT before restarting the session", async () => {
+    const client = await open();
+    await crashMidCall(client);
+    const validations = upstream.validations().length;
+    const timeout = { seconds: 0n, nanos: 0 };
+    const failure = await rpcFailure(
+      client.callTool({ sessionId, name: "info", timeout }, bearer(token)),
+    );
+    expect(failure.reason).toBe("INVALID_TIMEOUT");
+    expect(upstream.validations()).toHaveLength(validations);
+  });
+
   it("fails Init with INTERNAL MCP_SERVER_START_FAILED for a command that does not exist, leaving nothing running", async () => {
-    service = await startService({
+    const { client } = await start({
       fixture: fixture(),
       missing: { type: "stdio", command: "/nonexistent/mcp-server-xyz", args: [], env: {} },
     });
-    const { client } = service;
     const failure = await rpcFailure(
       client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token }),
     );

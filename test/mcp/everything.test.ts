@@ -4,21 +4,14 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type ContentItem, Role } from "../../gen/mcpclient/v1/tool_pb.js";
 import type { McpServerConfig } from "../../src/config/types.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { rpcFailure } from "../support/rpc-failure.js";
-import {
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeJwt, paths, type Service, useMcpHarness } from "./harness.js";
 
 // Each tool the suite calls, checked in the installed dist so a renamed tool fails loudly.
 const usedTools = [
@@ -34,7 +27,8 @@ const usedTools = [
 const everything = nodeServer(paths.everything, {}, ["stdio"]);
 const sessionId = "s-everything";
 
-let upstream: Upstream;
+const mcp = useMcpHarness();
+const { upstream } = mcp;
 let service: Service | undefined;
 let token: string;
 let tinyImage: Buffer;
@@ -51,20 +45,13 @@ beforeAll(() => {
   tinyImage = Buffer.from(base64, "base64");
 });
 
-beforeEach(async () => {
-  upstream = await startUpstream();
+beforeEach(() => {
   token = makeJwt();
-});
-
-afterEach(async () => {
-  await service?.app.close();
   service = undefined;
-  await upstream.close();
 });
 
 async function open(servers: Record<string, McpServerConfig> = { everything }): Promise<Service> {
-  service = await startService(servers);
-  await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+  service = await mcp.open(servers, sessionId, token);
   return service;
 }
 

@@ -3,16 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@connectrpc/connect";
+import { afterEach } from "vitest";
 import type { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Config, McpServerConfig } from "../../src/config/types.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
 import { hs256Header, jwtFrom } from "../support/jwt.js";
+import { useEach } from "../support/lifecycle.js";
 import { captureLogs } from "../support/log-capture.js";
 import { type ReceivedRequest, sendJson, startLoopbackServer } from "../support/loopback-server.js";
 import { builtinBin, everythingServer, repoPath } from "../support/repo-paths.js";
 import { unlimitedInitRates } from "../support/unlimited-init-rates.js";
+import { waitFor } from "../support/wait.js";
 
 /** Absolute paths of the MCP servers the suites start. */
 export const paths = {
@@ -127,4 +130,90 @@ export function createEventLog(): EventLog {
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A `tools/call` message as a fixture logged it on receipt. */
+export interface ReceivedCall {
+  /** The fixture process that received it. */
+  readonly pid: unknown;
+  /** Its JSON-RPC id. */
+  readonly id: unknown;
+  readonly params: { name?: unknown; _meta?: { progressToken?: unknown } };
+}
+
+/** The `tools/call` messages for `tool` the fixtures logging to `events` received, in order. */
+export function toolCalls(events: EventLog, tool: string): ReceivedCall[] {
+  return events
+    .read()
+    .filter(
+      (e) =>
+        e.method === "tools/call" && (e.params as { name?: unknown } | undefined)?.name === tool,
+    ) as unknown as ReceivedCall[];
+}
+
+/** Waits until the fixture that received `call` logs `notifications/cancelled` for it. */
+export function cancellationOf(
+  events: EventLog,
+  call: ReceivedCall,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    () =>
+      events
+        .read()
+        .find(
+          (e) =>
+            e.method === "notifications/cancelled" &&
+            e.pid === call.pid &&
+            (e.params as { requestId?: unknown }).requestId === call.id,
+        ),
+    `notifications/cancelled for request ${String(call.id)}`,
+  );
+}
+
+/** What useMcpHarness gives a suite: each test has its own of each. */
+export interface McpHarness {
+  /** The test's upstream, closed after it. */
+  readonly upstream: Upstream;
+  /** The test's event log, removed after it. */
+  readonly events: EventLog;
+  /** startService(mcpServers, tools); the app is closed after the test. */
+  start(
+    mcpServers?: Record<string, McpServerConfig>,
+    tools?: Partial<Config["tools"]>,
+  ): Promise<Service>;
+  /** start(mcpServers), then an Init of `sessionId` with `token` against the upstream. */
+  open(
+    mcpServers: Record<string, McpServerConfig>,
+    sessionId: string,
+    token: string,
+  ): Promise<Service>;
+}
+
+/**
+ * Gives each test of the file an upstream and an event log, and closes the
+ * services it starts. `upstream` and `events` stand for the current test's.
+ */
+export function useMcpHarness(): McpHarness {
+  const upstream = useEach(startUpstream, (u) => u.close());
+  const events = useEach(createEventLog, (log) => log.remove());
+  const services: Service[] = [];
+  // Registered last, so it runs first: the apps end before the log and the upstream go.
+  afterEach(async () => {
+    for (const service of services.splice(0)) await service.app.close();
+  });
+  const harness: McpHarness = {
+    upstream,
+    events,
+    async start(mcpServers, tools) {
+      const service = await startService(mcpServers, tools);
+      services.push(service);
+      return service;
+    },
+    async open(mcpServers, sessionId, token) {
+      const service = await harness.start(mcpServers);
+      await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
+      return service;
+    },
+  };
+  return harness;
 }

@@ -1,39 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
-import {
-  createEventLog,
-  type EventLog,
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeJwt, paths, useMcpHarness } from "./harness.js";
 
-let upstream: Upstream;
-let events: EventLog;
-let service: Service | undefined;
-
-beforeEach(async () => {
-  upstream = await startUpstream();
-  events = createEventLog();
-});
-
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
-  events.remove();
-});
+const { upstream, events, start } = useMcpHarness();
 
 describe("tools/list paging", () => {
   it("follows nextCursor over three pages and returns all 25 tools", async () => {
-    service = await startService({
+    const { client } = await start({
       paged: nodeServer(paths.pagedFixture, { FIXTURE_EVENTS: events.path }),
     });
-    const { client } = service;
     const token = makeJwt();
     await client.init({ sessionId: "s-paged", apiUrl: upstream.apiUrl, jwtToken: token });
 
@@ -52,10 +28,9 @@ describe("tools/list paging", () => {
   });
 
   it("finds a tool on a later page when CallTool comes before any ListTools", async () => {
-    service = await startService({
+    const { client } = await start({
       paged: nodeServer(paths.pagedFixture, { FIXTURE_EVENTS: events.path }),
     });
-    const { client } = service;
     const token = makeJwt();
     await client.init({ sessionId: "s-paged", apiUrl: upstream.apiUrl, jwtToken: token });
     const result = await client.callTool({ sessionId: "s-paged", name: "tool-17" }, bearer(token));

@@ -5,33 +5,21 @@ import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { processGone } from "../support/process-gone.js";
 import { waitFor } from "../support/wait.js";
-import {
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeJwt, paths, type Service, useMcpHarness } from "./harness.js";
 
 // What a child may inherit from the service besides its configured env.
 const baseEnv = new Set(["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"]);
 const secretName = "MCS_TEST_SECRET";
 
-let upstream: Upstream;
-let service: Service | undefined;
+const { upstream, start } = useMcpHarness();
 let token: string;
 
-beforeEach(async () => {
-  upstream = await startUpstream();
+beforeEach(() => {
   token = makeJwt();
   process.env[secretName] = "service-only-value";
 });
 
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
+afterEach(() => {
   delete process.env[secretName];
 });
 
@@ -51,17 +39,16 @@ interface Info {
   readonly env: Record<string, string>;
 }
 
-async function info(sessionId: string, jwt = token): Promise<Info> {
-  if (service === undefined) throw new Error("start the service first");
+async function info(service: Service, sessionId: string, jwt = token): Promise<Info> {
   const result = await service.client.callTool({ sessionId, name: "info" }, bearer(jwt));
   return result.structuredContent as unknown as Info;
 }
 
 describe("stdio child environment", () => {
   it("gets its templated variables and a minimal base, not the service's own environment", async () => {
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     await service.client.init({ sessionId: "s-env", apiUrl: upstream.apiUrl, jwtToken: token });
-    const { env, envKeys } = await info("s-env");
+    const { env, envKeys } = await info(service, "s-env");
     expect(env).toEqual({
       FIXTURE_TOKEN: token,
       FIXTURE_API_URL: upstream.apiUrl,
@@ -76,7 +63,7 @@ describe("stdio child environment", () => {
 
 describe("stdio child stderr", () => {
   it("goes to the log with server and session_id, with the token redacted", async () => {
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     await service.client.init({ sessionId: "s-stderr", apiUrl: upstream.apiUrl, jwtToken: token });
     await service.client.callTool({ sessionId: "s-stderr", name: "stderr" }, bearer(token));
     const logs = service.logs;
@@ -99,7 +86,7 @@ describe("stdio child stderr", () => {
     // `{ "alg"` encodes to `eyAi`, not the usual `eyJ`.
     const spaced = makeJwt("user-1", '{ "alg": "HS256", "typ": "JWT" }');
     expect(spaced.startsWith("eyAi")).toBe(true);
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     const { client } = service;
     await client.init({ sessionId: "s-spaced", apiUrl: upstream.apiUrl, jwtToken: spaced });
     await client.callTool({ sessionId: "s-spaced", name: "stderr" }, bearer(spaced));
@@ -128,9 +115,9 @@ describe("stdio child stderr", () => {
 
 describe("stdio child lifetime", () => {
   it("ends the child when the session is closed", async () => {
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     await service.client.init({ sessionId: "s-close", apiUrl: upstream.apiUrl, jwtToken: token });
-    const { pid } = await info("s-close");
+    const { pid } = await info(service, "s-close");
     expect(processGone(pid)).toBe(false);
     const { closed } = await service.client.closeSession({ sessionId: "s-close" }, bearer(token));
     expect(closed).toBe(true);
@@ -138,9 +125,9 @@ describe("stdio child lifetime", () => {
   });
 
   it("ends the previous child when Init brings new credentials for the session", async () => {
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     await service.client.init({ sessionId: "s-swap", apiUrl: upstream.apiUrl, jwtToken: token });
-    const before = await info("s-swap");
+    const before = await info(service, "s-swap");
     const next = makeJwt("next");
     const swapped = await service.client.init({
       sessionId: "s-swap",
@@ -148,22 +135,21 @@ describe("stdio child lifetime", () => {
       jwtToken: next,
     });
     expect(swapped.reused).toBe(false);
-    const after = await info("s-swap", next);
+    const after = await info(service, "s-swap", next);
     expect(after.pid).not.toBe(before.pid);
     expect(after.env.FIXTURE_TOKEN).toBe(next);
     await waitFor(() => processGone(before.pid), `child ${before.pid} to exit`, 3_000);
   });
 
   it("ends every session's child on app.close()", async () => {
-    service = await startService({ fixture: fixture() });
+    const service = await start({ fixture: fixture() });
     const other = makeJwt("other");
     await service.client.init({ sessionId: "s-a", apiUrl: upstream.apiUrl, jwtToken: token });
     await service.client.init({ sessionId: "s-b", apiUrl: upstream.apiUrl, jwtToken: other });
-    const pids = [(await info("s-a")).pid, (await info("s-b", other)).pid];
+    const pids = [(await info(service, "s-a")).pid, (await info(service, "s-b", other)).pid];
     expect(new Set(pids).size).toBe(2);
     expect(pids.some(processGone)).toBe(false);
     await service.app.close();
-    service = undefined;
     for (const pid of pids) await waitFor(() => processGone(pid), `child ${pid} to exit`, 3_000);
   });
 });

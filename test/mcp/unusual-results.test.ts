@@ -1,40 +1,25 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { rpcFailure } from "../support/rpc-failure.js";
-import {
-  makeJwt,
-  paths,
-  type Service,
-  startService,
-  startUpstream,
-  type Upstream,
-} from "./harness.js";
+import { makeJwt, paths, useMcpHarness } from "./harness.js";
 
 const sessionId = "s-raw";
 
-let upstream: Upstream;
-let service: Service | undefined;
+const mcp = useMcpHarness();
+const { upstream } = mcp;
 let token: string;
 
-beforeEach(async () => {
-  upstream = await startUpstream();
+beforeEach(() => {
   token = makeJwt();
-});
-
-afterEach(async () => {
-  await service?.app.close();
-  service = undefined;
-  await upstream.close();
 });
 
 /** A service whose only server is fixtures/raw-server.mjs, with session `s-raw` open. */
 async function open() {
-  service = await startService({ raw: nodeServer(paths.rawFixture) });
-  await service.client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: token });
-  return service.client;
+  const { client } = await mcp.open({ raw: nodeServer(paths.rawFixture) }, sessionId, token);
+  return client;
 }
 
 /** The pid the fixture reports from its `info` tool. */

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type LoggedService,
   makeAuthConfig,
-  sha256hex,
   startLoggedService,
 } from "../integration/auth-harness.js";
 import { makeConfig, type Service, startService } from "../integration/harness.js";
+import { sha256hex } from "../support/api-key.js";
 import { scrape } from "./scrape.js";
 
 const key = `KEYCANARY-scraper-${randomUUID()}`;

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeAuthConfig, sha256hex } from "../integration/auth-harness.js";
+import { makeAuthConfig } from "../integration/auth-harness.js";
 import { type Service, startService } from "../integration/harness.js";
+import { sha256hex } from "../support/api-key.js";
 import { repoPath } from "../support/repo-paths.js";
 
 const buf = repoPath("node_modules/.bin/buf");

@@ -9,7 +9,8 @@ import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { type App, createApp } from "../../src/app.js";
 import type { Config } from "../../src/config/types.js";
 import { createLogger } from "../../src/log/logger.js";
-import { makeAuthConfig, sha256hex, withApiKey } from "../integration/auth-harness.js";
+import { makeAuthConfig } from "../integration/auth-harness.js";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
   errorCodeOf,

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold the service's ${name} templates.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../mcp/harness.js";
-import { createHarness, type Harness, initSession, testConfig } from "../service/harness.js";
+import { initSession, testConfig, useHarness } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { descendants } from "../support/proc-tree.js";
@@ -17,12 +17,8 @@ import { holding, readArgv, readEnviron } from "./proc.js";
 // once, under the templated name, and nowhere else. (The service's own argv
 // never sees a token: tokens arrive in RPCs, long after it started.)
 
-let h: Harness;
+const h = useHarness();
 beforeAll(() => requireBuilt(paths.builtinBin));
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
 
 /** The compiled built-in server as a stdio child, allowed to reach the loopback API. */
 function builtinChild() {

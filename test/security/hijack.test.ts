@@ -1,18 +1,18 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold the service's ${name} templates.
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
+import { describe, expect, it } from "vitest";
+import { createEventLog, paths } from "../mcp/harness.js";
 import {
-  createHarness,
   expectRpcError,
-  type Harness,
   initSession,
   type SessionClient,
   type TestApp,
   testConfig,
   type Upstream,
+  useHarness,
 } from "../service/harness.js";
 import { bearer } from "../support/bearer.js";
+import { useEach } from "../support/lifecycle.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { processGone } from "../support/process-gone.js";
 import { waitFor } from "../support/wait.js";
@@ -26,16 +26,9 @@ import { holding, readEnviron } from "./proc.js";
 // A's child cannot go unseen). The harness fails any test whose tokens show
 // up in a log line, an error or a response.
 
-let h: Harness;
-let events: EventLog;
-beforeEach(() => {
-  h = createHarness();
-  events = createEventLog();
-});
-afterEach(async () => {
-  await h.cleanup();
-  events.remove();
-});
+// Before the harness: after-hooks run in reverse, so the log outlives the children writing it.
+const events = useEach(createEventLog, (log) => log.remove());
+const h = useHarness();
 
 interface TwoUsers extends TestApp {
   readonly upstream: Upstream;

@@ -1,26 +1,21 @@
 import { type CallOptions, Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Config } from "../../src/config/types.js";
 import { bearer } from "../support/bearer.js";
 import { rpcFailure } from "../support/rpc-failure.js";
 import {
   appWithUpstream,
-  createHarness,
   expectRpcError,
-  type Harness,
   livePids,
   pidServer,
   spawnedPids,
   type TestApp,
   testConfig,
   type Upstream,
+  useHarness,
 } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 /** How a caller gives up: its deadline passes, or it aborts its own call. */
 type GiveUp = "deadline" | "abort";

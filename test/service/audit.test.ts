@@ -1,23 +1,13 @@
-import { createHash, randomUUID } from "node:crypto";
-import { Code, type Interceptor } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { defaultAuth } from "../support/auth-config.js";
 import { bearer } from "../support/bearer.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
-import {
-  appWithUpstream,
-  createHarness,
-  expectRpcError,
-  type Harness,
-  initSession,
-  testConfig,
-} from "./harness.js";
+import { appWithUpstream, expectRpcError, initSession, testConfig, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 /** The audit lines logged so far, parsed, in order. */
 function auditEvents(logs: readonly string[]): Record<string, unknown>[] {
@@ -25,17 +15,6 @@ function auditEvents(logs: readonly string[]): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((entry) => entry.audit === true);
 }
-
-/** A client interceptor that sends `key` as `x-api-key`. */
-const withApiKey =
-  (key: string): Interceptor =>
-  (next) =>
-  async (req) => {
-    req.header.set("x-api-key", key);
-    return next(req);
-  };
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 describe("audit events", () => {
   it("record Inits accepted, reused and rejected, with the caller and the reason", async () => {
@@ -145,7 +124,10 @@ describe("audit events", () => {
     const key = h.secret(`KEYCANARY-good-${randomUUID()}`);
     const wrong = h.secret(`KEYCANARY-wrong-${randomUUID()}`);
     const config = await testConfig({
-      auth: { ...defaultAuth, apiKeys: [{ name: "backend", sha256: sha256(key), role: "client" }] },
+      auth: {
+        ...defaultAuth,
+        apiKeys: [{ name: "backend", sha256: sha256hex(key), role: "client" }],
+      },
     });
     const { app, upstream, logs } = await appWithUpstream(h, config);
     const token = h.jwt();

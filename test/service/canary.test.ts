@@ -1,18 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { segment } from "../support/jwt.js";
 import { closedPort } from "../support/loopback-port.js";
 import { toRpcFailure } from "../support/rpc-failure.js";
-import { createHarness, type Harness, type SessionClient, testConfig } from "./harness.js";
+import { createHarness, type SessionClient, testConfig, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 /** Runs `call` and returns the reason it failed with, or "ok". */
 async function outcome(call: Promise<unknown>): Promise<string> {

@@ -15,6 +15,7 @@ import type { Config, McpServerConfig } from "../../src/config/types.js";
 import type { StartSessionClients } from "../../src/mcp/start-session-clients.js";
 import { createInMemoryClient } from "../support/in-memory-client.js";
 import { hs256Header, jwtFrom } from "../support/jwt.js";
+import { useEach } from "../support/lifecycle.js";
 import { captureLogs } from "../support/log-capture.js";
 import { sendJson, startLoopbackServer } from "../support/loopback-server.js";
 import { nodeServer } from "../support/node-server-config.js";
@@ -338,6 +339,14 @@ export function createHarness(): Harness {
     },
   };
   return harness;
+}
+
+/**
+ * A fresh harness for each test of the file, cleaned up (leak check
+ * included) after it. The returned object stands for the current test's.
+ */
+export function useHarness(): Harness {
+  return useEach(createHarness, (h) => h.cleanup());
 }
 
 /** An app plus an upstream, the setup most tests need. */

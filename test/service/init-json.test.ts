@@ -1,13 +1,9 @@
 import { fromJson } from "@bufbuild/protobuf";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InitRequestSchema } from "../../gen/mcpclient/v1/session_service_pb.js";
-import { appWithUpstream, buildJwt, createHarness, type Harness } from "./harness.js";
+import { appWithUpstream, buildJwt, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 describe("the original HTTP body shape", () => {
   const token = buildJwt();

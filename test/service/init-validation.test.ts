@@ -1,15 +1,30 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import type { ErrorInfo } from "../../gen/mcpclient/v1/error_info_pb.js";
 import { bearer } from "../support/bearer.js";
 import { base64url, segment } from "../support/jwt.js";
 import { closedPort } from "../support/loopback-port.js";
-import { appWithUpstream, createHarness, expectRpcError, type Harness } from "./harness.js";
+import { appWithUpstream, expectRpcError, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
+
+/**
+ * Sends an Init of session `s1` with the upstream's api_url and a fresh
+ * token, `fields` set over them, and expects it refused with `code` and
+ * `reason` before any request to the upstream and before any start.
+ */
+async function expectRefusedUpfront(
+  fields: { sessionId?: string; apiUrl?: string; jwtToken?: string },
+  code: Code,
+  reason: string,
+): Promise<ErrorInfo> {
+  const { client, upstream, starts } = await appWithUpstream(h);
+  const request = { sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: h.jwt(), ...fields };
+  const { info } = await expectRpcError(client.init(request), code, reason);
+  expect(upstream.requests).toHaveLength(0);
+  expect(starts.calls).toBe(0);
+  return info;
+}
 
 describe("Init: missing parameters", () => {
   it.each([
@@ -18,16 +33,8 @@ describe("Init: missing parameters", () => {
     ["jwt_token", { jwtToken: "" }],
     ["session_id,api_url,jwt_token", { sessionId: "", apiUrl: "", jwtToken: "" }],
   ])("names %s in metadata fields", async (fields, blank) => {
-    const { client, upstream, starts } = await appWithUpstream(h);
-    const request = { sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: h.jwt(), ...blank };
-    const { info } = await expectRpcError(
-      client.init(request),
-      Code.InvalidArgument,
-      "MISSING_PARAMETERS",
-    );
+    const info = await expectRefusedUpfront(blank, Code.InvalidArgument, "MISSING_PARAMETERS");
     expect(info.metadata.fields?.split(",").sort()).toEqual(fields.split(",").sort());
-    expect(upstream.requests).toHaveLength(0);
-    expect(starts.calls).toBe(0);
   });
 
   it("reports missing parameters before an invalid api_url or token", async () => {
@@ -53,14 +60,7 @@ describe("INVALID_SESSION_ID", () => {
   };
 
   it.each(Object.entries(badIds))("Init refuses a session_id with %s", async (_, sessionId) => {
-    const { client, upstream, starts } = await appWithUpstream(h);
-    await expectRpcError(
-      client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
-      Code.InvalidArgument,
-      "INVALID_SESSION_ID",
-    );
-    expect(upstream.requests).toHaveLength(0);
-    expect(starts.calls).toBe(0);
+    await expectRefusedUpfront({ sessionId }, Code.InvalidArgument, "INVALID_SESSION_ID");
   });
 
   it.each(Object.entries(badIds))(
@@ -98,14 +98,7 @@ describe("INVALID_API_URL", () => {
     ["a fragment", "http://127.0.0.1/api#frag"],
     ["surrounding whitespace", " http://127.0.0.1/api"],
   ])("refuses %s without any request or start", async (_, apiUrl) => {
-    const { client, upstream, starts } = await appWithUpstream(h);
-    await expectRpcError(
-      client.init({ sessionId: "s1", apiUrl, jwtToken: h.jwt() }),
-      Code.Unauthenticated,
-      "INVALID_API_URL",
-    );
-    expect(upstream.requests).toHaveLength(0);
-    expect(starts.calls).toBe(0);
+    await expectRefusedUpfront({ apiUrl }, Code.Unauthenticated, "INVALID_API_URL");
   });
 
   it("is checked before the token", async () => {
@@ -140,26 +133,12 @@ describe("INVALID_JWT_FORMAT and TOKEN_EXPIRED", () => {
   };
 
   it.each(Object.entries(malformed))("refuses a token with %s", async (_, jwtToken) => {
-    const { client, upstream, starts } = await appWithUpstream(h);
-    await expectRpcError(
-      client.init({ sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken }),
-      Code.Unauthenticated,
-      "INVALID_JWT_FORMAT",
-    );
-    expect(upstream.requests).toHaveLength(0);
-    expect(starts.calls).toBe(0);
+    await expectRefusedUpfront({ jwtToken }, Code.Unauthenticated, "INVALID_JWT_FORMAT");
   });
 
   it("refuses an expired token with TOKEN_EXPIRED", async () => {
-    const { client, upstream, starts } = await appWithUpstream(h);
     const jwtToken = h.jwt({ exp: Math.floor(Date.now() / 1000) - 60 });
-    await expectRpcError(
-      client.init({ sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken }),
-      Code.Unauthenticated,
-      "TOKEN_EXPIRED",
-    );
-    expect(upstream.requests).toHaveLength(0);
-    expect(starts.calls).toBe(0);
+    await expectRefusedUpfront({ jwtToken }, Code.Unauthenticated, "TOKEN_EXPIRED");
   });
 
   it("accepts a token without exp and one that expires later", async () => {

@@ -1,11 +1,12 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { Code, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { App } from "../../src/app.js";
 import type { Config } from "../../src/config/types.js";
 import { kCaller } from "../../src/rpc/caller-context.js";
 import { createEventLog, type EventLog, paths } from "../mcp/harness.js";
+import { sha256hex, withApiKey } from "../support/api-key.js";
 import { defaultAuth } from "../support/auth-config.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
@@ -14,24 +15,20 @@ import { toRpcFailure } from "../support/rpc-failure.js";
 import { waitFor } from "../support/wait.js";
 import {
   appWithUpstream,
-  createHarness,
   expectRpcError,
-  type Harness,
   initSession,
   type SessionClient,
   testConfig,
+  useHarness,
 } from "./harness.js";
 
-let h: Harness;
 let events: EventLog | undefined;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
+// Before the harness: after-hooks run in reverse, so the log outlives the children writing it.
+afterEach(() => {
   events?.remove();
   events = undefined;
 });
+const h = useHarness();
 
 /** A bucket that never refills within a test: `burst` Inits, then refusals. */
 const noRefill = (burst: number) => ({ burst, perSecond: 0.001 });
@@ -61,15 +58,6 @@ function callerProbe(ids: string[]): Interceptor {
     return next(req);
   };
 }
-
-/** A client interceptor that sends `key` as `x-api-key`. */
-const withApiKey =
-  (key: string): Interceptor =>
-  (next) =>
-  async (req) => {
-    req.header.set("x-api-key", key);
-    return next(req);
-  };
 
 const toolNames = (res: { tools: { name: string }[] }) => res.tools.map((t) => t.name).sort();
 
@@ -165,15 +153,14 @@ describe("limits.initPerCaller", () => {
   it("keeps one bucket per API key", async () => {
     const keyA = `KEYCANARY-a-${randomUUID()}`;
     const keyB = `KEYCANARY-b-${randomUUID()}`;
-    const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
     const config = await limitedConfig(
       { initPerCaller: noRefill(2) },
       {
         auth: {
           ...defaultAuth,
           apiKeys: [
-            { name: "alpha", sha256: sha256(keyA), role: "client" },
-            { name: "beta", sha256: sha256(keyB), role: "client" },
+            { name: "alpha", sha256: sha256hex(keyA), role: "client" },
+            { name: "beta", sha256: sha256hex(keyB), role: "client" },
           ],
         },
       },
@@ -205,13 +192,29 @@ describe("limits.initPerCaller", () => {
 });
 
 describe("limits.maxSessions", () => {
-  it("refuses a new session at the cap, before any check, and leaves the others alone", async () => {
+  /** An app capped at two sessions, with `s1` and `s2` open under the tokens `t1` and `t2`. */
+  async function atTheCap() {
     const config = await limitedConfig({ maxSessions: 2 });
-    const { client, upstream, starts, app } = await appWithUpstream(h, config);
+    const testApp = await appWithUpstream(h, config);
     const t1 = h.jwt();
     const t2 = h.jwt();
-    await initSession(client, upstream, "s1", t1);
-    await initSession(client, upstream, "s2", t2);
+    await initSession(testApp.client, testApp.upstream, "s1", t1);
+    await initSession(testApp.client, testApp.upstream, "s2", t2);
+    return { ...testApp, t1, t2 };
+  }
+
+  /** Expects `s1` and `s2` still to list their three tools with `t1` and `t2`. */
+  async function expectBothServe(client: SessionClient, t1: string, t2: string) {
+    for (const [sessionId, token] of [
+      ["s1", t1],
+      ["s2", t2],
+    ] as const) {
+      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(3);
+    }
+  }
+
+  it("refuses a new session at the cap, before any check, and leaves the others alone", async () => {
+    const { client, upstream, starts, app, t1, t2 } = await atTheCap();
     const before = { checks: upstream.validations().length, calls: starts.calls };
 
     const { info } = await expectRpcError(
@@ -223,20 +226,11 @@ describe("limits.maxSessions", () => {
     expect({ checks: upstream.validations().length, calls: starts.calls }).toEqual(before);
     expect(starts.closed).toBe(0);
     expect(app.sessions.size).toBe(2);
-    for (const [sessionId, token] of [
-      ["s1", t1],
-      ["s2", t2],
-    ] as const) {
-      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(3);
-    }
+    await expectBothServe(client, t1, t2);
   });
 
   it("still lets existing sessions Init again at the cap, with the same or new credentials", async () => {
-    const config = await limitedConfig({ maxSessions: 2 });
-    const { client, upstream, starts, app } = await appWithUpstream(h, config);
-    const t1 = h.jwt();
-    await initSession(client, upstream, "s1", t1);
-    await initSession(client, upstream, "s2", h.jwt());
+    const { client, upstream, starts, app, t1 } = await atTheCap();
 
     const same = await client.init({ sessionId: "s1", apiUrl: upstream.apiUrl, jwtToken: t1 });
     expect(same.reused).toBe(true);
@@ -253,11 +247,7 @@ describe("limits.maxSessions", () => {
   });
 
   it("makes room again when a session is closed", async () => {
-    const config = await limitedConfig({ maxSessions: 2 });
-    const { client, upstream, app } = await appWithUpstream(h, config);
-    const t2 = h.jwt();
-    await initSession(client, upstream, "s1", h.jwt());
-    await initSession(client, upstream, "s2", t2);
+    const { client, upstream, app, t2 } = await atTheCap();
     await expectRpcError(
       client.init({ sessionId: "s3", apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
       Code.ResourceExhausted,
@@ -287,13 +277,16 @@ describe("limits.maxSessions", () => {
     expect(app.sessions.size).toBe(1);
   });
 
-  it("ends a session when its JWT expires, which frees its slot", async () => {
+  /**
+   * An app capped at two sessions that run the fixture, with `a` open under
+   * `tA` and `b` under a fresh `tB`; the pids of their children, and
+   * `newInit`, an Init of a new session with a fresh token.
+   */
+  async function fixturesAtTheCap(tA: string) {
     events = createEventLog();
     const config = await limitedConfig({ maxSessions: 2 }, { mcpServers: fixtureServers(events) });
-    const { client, upstream, starts, app, logs } = await appWithUpstream(h, config);
-    // `exp` is in whole seconds: 2 to 3 s from now, so both Inits and the first refusal come before it.
-    const expSeconds = Math.floor(Date.now() / 1000) + 3;
-    const tA = h.jwt({ exp: expSeconds });
+    const testApp = await appWithUpstream(h, config);
+    const { client, upstream } = testApp;
     const tB = h.jwt();
     await initSession(client, upstream, "a", tA);
     await initSession(client, upstream, "b", tB);
@@ -301,6 +294,15 @@ describe("limits.maxSessions", () => {
     const pidB = await childPid(client, "b", tB);
     const newInit = (sessionId: string) =>
       client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: h.jwt() });
+    return { ...testApp, tB, pidA, pidB, newInit };
+  }
+
+  it("ends a session when its JWT expires, which frees its slot", async () => {
+    // `exp` is in whole seconds: 2 to 3 s from now, so both Inits and the first refusal come before it.
+    const expSeconds = Math.floor(Date.now() / 1000) + 3;
+    const tA = h.jwt({ exp: expSeconds });
+    const { client, upstream, starts, app, logs, tB, pidA, pidB, newInit } =
+      await fixturesAtTheCap(tA);
 
     // Both usable: no room, and nothing evicted.
     await expectRpcError(newInit("c"), Code.ResourceExhausted, "SESSION_LIMIT_REACHED");
@@ -337,17 +339,8 @@ describe("limits.maxSessions", () => {
   });
 
   it("evicts a session whose MCP server exited to make room", async () => {
-    events = createEventLog();
-    const config = await limitedConfig({ maxSessions: 2 }, { mcpServers: fixtureServers(events) });
-    const { client, upstream, app, logs } = await appWithUpstream(h, config);
     const tA = h.jwt();
-    const tB = h.jwt();
-    await initSession(client, upstream, "a", tA);
-    await initSession(client, upstream, "b", tB);
-    const pidA = await childPid(client, "a", tA);
-    const pidB = await childPid(client, "b", tB);
-    const newInit = (sessionId: string) =>
-      client.init({ sessionId, apiUrl: upstream.apiUrl, jwtToken: h.jwt() });
+    const { client, upstream, app, logs, tB, pidA, pidB, newInit } = await fixturesAtTheCap(tA);
 
     await expectRpcError(
       client.callTool({ sessionId: "a", name: "crash" }, bearer(tA)),
@@ -376,12 +369,7 @@ describe("limits.maxSessions", () => {
   });
 
   it("never evicts active sessions, however old or idle", async () => {
-    const config = await limitedConfig({ maxSessions: 2 });
-    const { client, upstream, starts, app, logs } = await appWithUpstream(h, config);
-    const t1 = h.jwt();
-    const t2 = h.jwt();
-    await initSession(client, upstream, "s1", t1);
-    await initSession(client, upstream, "s2", t2);
+    const { client, upstream, starts, app, logs, t1, t2 } = await atTheCap();
     for (let i = 0; i < 3; i++) {
       await expectRpcError(
         client.init({ sessionId: `n${i}`, apiUrl: upstream.apiUrl, jwtToken: h.jwt() }),
@@ -392,12 +380,7 @@ describe("limits.maxSessions", () => {
     expect(starts.closed).toBe(0);
     expect(app.sessions.size).toBe(2);
     expect(auditTrail(logs, ["session_closed"])).toEqual([]);
-    for (const [sessionId, token] of [
-      ["s1", t1],
-      ["s2", t2],
-    ] as const) {
-      expect(toolNames(await client.listTools({ sessionId }, bearer(token)))).toHaveLength(3);
-    }
+    await expectBothServe(client, t1, t2);
   });
 
   it("cannot be exceeded by new Inits that run at the same time", async () => {

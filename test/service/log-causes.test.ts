@@ -1,23 +1,12 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config values hold literal ${name} placeholders.
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
 import { repoPath } from "../support/repo-paths.js";
-import {
-  appWithUpstream,
-  createHarness,
-  expectRpcError,
-  type Harness,
-  initSession,
-  testConfig,
-} from "./harness.js";
+import { appWithUpstream, expectRpcError, initSession, testConfig, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 /** The log lines, parsed, that match every field of `fields`. */
 function linesWith(logs: readonly string[], fields: Record<string, unknown>) {

@@ -1,22 +1,11 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createEventLog, paths } from "../mcp/harness.js";
 import { bearer } from "../support/bearer.js";
 import { nodeServer } from "../support/node-server-config.js";
-import {
-  appWithUpstream,
-  createHarness,
-  expectRpcError,
-  type Harness,
-  initSession,
-  testConfig,
-} from "./harness.js";
+import { appWithUpstream, expectRpcError, initSession, testConfig, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 it("keeps limits.maxSessions when a lost session is re-Inited while a new session wants room", async () => {
   const events = createEventLog();

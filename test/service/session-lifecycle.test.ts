@@ -1,24 +1,19 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { toRpcFailure } from "../support/rpc-failure.js";
 import {
   appWithUpstream,
-  createHarness,
   expectRpcError,
-  type Harness,
   initSession,
   livePids,
   pidServer,
   spawnedPids,
   testConfig,
+  useHarness,
 } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 const toolNames = (res: { tools: { name: string }[] }) => res.tools.map((t) => t.name).sort();
 

@@ -1,14 +1,10 @@
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bearer } from "../support/bearer.js";
 import { waitFor } from "../support/wait.js";
-import { appWithUpstream, createHarness, expectRpcError, type Harness } from "./harness.js";
+import { appWithUpstream, expectRpcError, useHarness } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 describe("a session whose JWT expires after Init", () => {
   it("answers TOKEN_EXPIRED to every method and is neither reused nor re-checked by Init", async () => {

@@ -1,25 +1,20 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CallToolResponse } from "../../gen/mcpclient/v1/session_service_pb.js";
 import { bearer } from "../support/bearer.js";
 import {
   appWithUpstream,
-  createHarness,
   expectRpcError,
-  type Harness,
   initSession,
   type SessionClient,
   type TestApp,
   type Upstream,
+  useHarness,
 } from "./harness.js";
 
-let h: Harness;
-beforeEach(() => {
-  h = createHarness();
-});
-afterEach(() => h.cleanup());
+const h = useHarness();
 
 interface Opened extends TestApp {
   readonly upstream: Upstream;

@@ -352,9 +352,11 @@ export const SessionAdminService: GenService<{
    * a time. Paging is by position in that order, so a page token stays valid
    * while sessions come and go: no session present during the whole listing
    * is skipped or repeated. Errors:
-   * - INVALID_ARGUMENT `INVALID_PAGE_SIZE`: `page_size` is negative.
-   * - INVALID_ARGUMENT `INVALID_PAGE_TOKEN`: `page_token` is not one this
-   *   service issued.
+   * - INVALID_ARGUMENT `INVALID_PAGE_SIZE`: `page_size` is negative
+   *   (metadata `max_page_size`).
+   * - INVALID_ARGUMENT `INVALID_PAGE_TOKEN`: `page_token` is not in the form
+   *   of a `next_page_token`. Tokens are opaque but not signed: one names the
+   *   last session of its page, nothing more.
    *
    * @generated from rpc mcpclient.v1.SessionAdminService.ListSessions
    */

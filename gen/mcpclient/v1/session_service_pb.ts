@@ -388,17 +388,22 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  *   detail's metadata `fields` names them, comma-separated.
  * - INVALID_ARGUMENT `INVALID_SESSION_ID`: `session_id` is longer than 128
  *   characters or has characters outside `A-Z a-z 0-9 _ - . : @`.
- * - UNAVAILABLE `SERVER_SHUTTING_DOWN`: the server is draining.
+ * - UNAVAILABLE `SERVER_SHUTTING_DOWN`: the server is draining. New Inits
+ *   and calls are refused; calls still running at the end of the shutdown
+ *   grace period are ended with it.
  * - UNAUTHENTICATED `API_KEY_REQUIRED` / `API_KEY_INVALID`: the server
  *   requires an API key in `x-api-key` and the call has none, or an unknown
  *   one. UNAUTHENTICATED `CLIENT_CERTIFICATE_REQUIRED`: the server requires a
  *   TLS client certificate its CA signed.
+ * - CANCELED `CANCELED`: the request was canceled while it ran. A caller
+ *   that cancels, or whose deadline passes, usually gets the plain CANCELED
+ *   or DEADLINE_EXCEEDED of the RPC stack instead, without an ErrorInfo.
  *
- * `CallTool`, `CallToolStream`, `ListTools` and `CloseSession` act on an
- * existing session and require its JWT as request metadata
- * `authorization: Bearer <jwt_token>`.
- * They add:
- * - NOT_FOUND `SESSION_NOT_FOUND`: no session has this id.
+ * `CallTool`, `CallToolStream` and `ListTools` act on an existing session
+ * and require its JWT as request metadata `authorization: Bearer
+ * <jwt_token>`. They add:
+ * - NOT_FOUND `SESSION_NOT_FOUND`: no session has this id, or the session
+ *   was closed (CloseSession, eviction) while the call ran.
  * - NOT_FOUND `SESSION_EXPIRED`: the server ended the session because it was
  *   idle too long or reached its lifetime (metadata `why`: `idle_timeout` or
  *   `max_lifetime`); only the holder of its JWT is told. Call Init again.
@@ -406,6 +411,9 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  *   missing or is not the one the session was opened with.
  * - UNAUTHENTICATED `TOKEN_EXPIRED`: the session's JWT has expired since
  *   Init (the session ends at the token's `exp`); call Init with a new one.
+ * A call still running when its session ends fails with the error a later
+ * call would get (`SESSION_EXPIRED`, `TOKEN_EXPIRED`, `SESSION_NOT_FOUND`
+ * or `SERVER_SHUTTING_DOWN`).
  *
  * When an MCP server of a session exits, is killed or drops its connection,
  * the whole session turns inactive. The next `CallTool`, `CallToolStream`
@@ -449,7 +457,9 @@ export const SessionService: GenService<{
    *    resolve, or it resolves to an address the policy denies; one message
    *    for all, and no connection is made.
    * 5. INTERNAL `MCP_SERVER_START_FAILED`: a configured MCP server did not
-   *    start; everything started for the request is torn down.
+   *    start, or did not finish the MCP handshake within the server's start
+   *    timeout (metadata `server`); everything started for the request is
+   *    torn down.
    *
    * No MCP server is started before step 4 succeeds. When new credentials
    * for an existing session fail, the existing session is left untouched;
@@ -470,14 +480,19 @@ export const SessionService: GenService<{
    *
    * A tool that reports a failure (`isError`) is a normal response with
    * `is_error` set. Errors:
-   * - NOT_FOUND `TOOL_NOT_FOUND`: no configured server has the tool.
+   * - INVALID_ARGUMENT `MISSING_PARAMETERS` also when `name` is empty.
+   * - NOT_FOUND `TOOL_NOT_FOUND`: no configured server has the tool
+   *   (metadata `tool`).
    * - INVALID_ARGUMENT `INVALID_TIMEOUT`: `timeout` is not a valid positive
-   *   Duration or is longer than the server's maximum tool timeout.
+   *   Duration or is longer than the server's maximum tool timeout (metadata
+   *   `max_timeout_ms`).
    * - RESOURCE_EXHAUSTED `TOO_MANY_IN_FLIGHT_CALLS`: the session already runs
-   *   as many MCP requests as the server allows; retry when one finished.
+   *   as many MCP requests as the server allows (metadata
+   *   `max_in_flight_calls`); retry when one finished.
    * - INVALID_ARGUMENT `TOOL_INVALID_ARGUMENTS`: the MCP server rejected the
    *   arguments (JSON-RPC -32602).
-   * - DEADLINE_EXCEEDED `MCP_TIMEOUT`: the tool did not answer in time.
+   * - DEADLINE_EXCEEDED `MCP_TIMEOUT`: the tool did not answer in time
+   *   (metadata `server`).
    * - UNAVAILABLE `MCP_SERVER_EXITED`: the MCP server exited, was stopped
    *   or closed the connection during the call (metadata `server`, `why`:
    *   `exited`, `stdout_flood`, `stderr_flood` or `connection_lost`, and
@@ -485,7 +500,7 @@ export const SessionService: GenService<{
    *   session.
    * - INTERNAL `MCP_ERROR`: the MCP server answered with another JSON-RPC
    *   error (its code is in the detail's metadata `mcp_code`), or with a
-   *   result that is not valid MCP (no `mcp_code`).
+   *   result that is not valid MCP (no `mcp_code`); metadata `server`.
    * The caller's deadline and cancellation are forwarded to the MCP call.
    *
    * @generated from rpc mcpclient.v1.SessionService.CallTool
@@ -523,7 +538,8 @@ export const SessionService: GenService<{
   },
   /**
    * ListTools lists every tool of the session's MCP servers, following every
-   * page. Errors as for CallTool, except `TOOL_NOT_FOUND`.
+   * page, within the server's default tool timeout. Errors as for CallTool,
+   * except `TOOL_NOT_FOUND` and `INVALID_TIMEOUT`.
    *
    * @generated from rpc mcpclient.v1.SessionService.ListTools
    */
@@ -533,9 +549,12 @@ export const SessionService: GenService<{
     output: typeof ListToolsResponseSchema;
   },
   /**
-   * CloseSession closes the session's MCP clients and forgets the session.
-   * It is idempotent: closing an unknown session succeeds with
-   * `closed: false` and needs no credentials.
+   * CloseSession closes the session's MCP clients and forgets the session,
+   * after any Init of it under way has finished. It is idempotent: closing
+   * an unknown session succeeds with `closed: false` and needs no
+   * credentials. Closing an existing one needs its JWT as for CallTool:
+   * UNAUTHENTICATED `SESSION_CREDENTIALS_MISMATCH` otherwise. An inactive
+   * session (a server went away) can be closed too.
    *
    * @generated from rpc mcpclient.v1.SessionService.CloseSession
    */
