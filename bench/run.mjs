@@ -5,7 +5,8 @@
 //
 // A scenario module exports `title` (string) and `async run(ctx)` returning
 // `{ rows, notes?, target? }` (row and target shapes: lib/report.mjs). ctx is
-// `{ quick, startService, startUserApi, makeJwt, runLoad, stats, log(msg), root, budgetMs }`.
+// `{ quick, startService, startUserApi, makeJwt, runLoad, initSessions, stats, log(msg), root,
+// budgetMs }`.
 // Services and user APIs a scenario leaves running are stopped after it.
 //
 // Usage: node bench/run.mjs [--only floor,scale] [--quick]
@@ -15,7 +16,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { runLoad } from "./lib/load.mjs";
+import { initSessions, runLoad } from "./lib/load.mjs";
 import { machineInfo, withRatios, writeReport } from "./lib/report.mjs";
 import {
   makeJwt,
@@ -98,6 +99,7 @@ for (const scenario of selected) {
     },
     makeJwt,
     runLoad,
+    initSessions,
     stats,
     log: (msg) => console.log(`[${scenario}] ${msg}`),
   };

@@ -61,3 +61,25 @@ export function runLoad(spec) {
     child.stdin.end(JSON.stringify(spec));
   });
 }
+
+/**
+ * Opens `count` sessions on the service at `url` with Inits from a load process, `concurrency`
+ * at a time, for `jwt` and `apiUrl`: the session ids are `sessionId` with "{i}" replaced by 0 to
+ * count - 1 (a fixed id opens one session). Resolves with the load result; rejects when an Init
+ * failed. `timeoutMs` is each Init's deadline (default 30 s).
+ */
+export async function initSessions({
+  url,
+  apiUrl,
+  jwt,
+  sessionId,
+  count = 1,
+  concurrency = 1,
+  timeoutMs,
+}) {
+  const request = { session_id: sessionId, api_url: apiUrl, jwt_token: jwt };
+  const target = { url, rpc: "Init", request, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  const result = await runLoad({ mode: "grpc", target, concurrency, calls: count });
+  if (result.ok !== count) throw new Error(`Init failed: ${JSON.stringify(result.errors)}`);
+  return result;
+}

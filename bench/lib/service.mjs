@@ -40,6 +40,7 @@ export const baseConfig = Object.freeze({
  * `mcpServers` (default: the built-in server only), then `config` deep-merged over it (objects
  * merge, anything else replaces), written to a temp JSON file. `env` is added to the child's
  * environment; the MCP_CLIENT_SERVER_* variables are blanked so the file alone decides.
+ * `nodeArgs` go to node before the script (e.g. `--cpu-prof`).
  *
  * Resolves once the service accepts TCP connections on its port, with
  * `{ name, url, pid, child, logs, stderr(), stop() }`: `logs` holds the last 200 JSON log lines,
@@ -54,12 +55,14 @@ export async function startService({
   mcpServers,
   config = {},
   env = {},
+  nodeArgs = [],
   startTimeoutMs = 20_000,
   stopTimeoutMs = 5_000,
 } = {}) {
+  const options = { name, mcpServers, config, env, nodeArgs, startTimeoutMs, stopTimeoutMs };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce({ name, mcpServers, config, env, startTimeoutMs, stopTimeoutMs });
+      return await startOnce(options);
     } catch (error) {
       // Another process may take the picked port between our probe and the service's bind.
       if (attempt >= 3 || !String(error.message).includes("EADDRINUSE")) throw error;
@@ -67,7 +70,15 @@ export async function startService({
   }
 }
 
-async function startOnce({ name, mcpServers, config, env, startTimeoutMs, stopTimeoutMs }) {
+async function startOnce({
+  name,
+  mcpServers,
+  config,
+  env,
+  nodeArgs,
+  startTimeoutMs,
+  stopTimeoutMs,
+}) {
   const merged = deepMerge(
     deepMerge(baseConfig, { mcpServers: mcpServers ?? { builtin: { type: "builtin" } } }),
     config,
@@ -76,7 +87,7 @@ async function startOnce({ name, mcpServers, config, env, startTimeoutMs, stopTi
   const dir = mkdtempSync(join(tmpdir(), `mcs-bench-${name}-`));
   const file = join(dir, "config.json");
   writeFileSync(file, JSON.stringify(merged, null, 2));
-  const child = spawn(process.execPath, [cliPath, "--config", file], {
+  const child = spawn(process.execPath, [...nodeArgs, cliPath, "--config", file], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
     env: {

@@ -11,7 +11,8 @@ import { join } from "node:path";
 export const title = "Peer gateway: supergateway vs this service";
 
 /** Runs the scenario; see the file comment. supergateway is stopped however it ends. */
-export async function run({ quick, root, startService, startUserApi, makeJwt, runLoad, log }) {
+export async function run(ctx) {
+  const { quick, root, startService, startUserApi, makeJwt, runLoad, initSessions, log } = ctx;
   const levels = [1, 16, 64];
   const durationMs = quick ? 1_500 : 6_000;
   const warmup = quick ? 200 : 1_000;
@@ -34,16 +35,7 @@ export async function run({ quick, root, startService, startUserApi, makeJwt, ru
       config: { limits: { maxInFlightCallsPerSession: Math.max(...levels) } },
     });
     const jwt = makeJwt("peer-gateway");
-    const init = await runLoad({
-      mode: "grpc",
-      target: {
-        url: service.url,
-        rpc: "Init",
-        request: { session_id: "peer", api_url: api.apiUrl, jwt_token: jwt },
-      },
-      calls: 1,
-    });
-    if (init.ok !== 1) throw new Error(`Init failed: ${JSON.stringify(init.errors)}`);
+    await initSessions({ url: service.url, apiUrl: api.apiUrl, jwt, sessionId: "peer" });
     const ours = {
       url: service.url,
       rpc: "CallTool",

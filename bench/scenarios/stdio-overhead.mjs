@@ -8,7 +8,8 @@ import { join } from "node:path";
 export const title = "Gateway overhead over stdio";
 
 /** Runs the scenario; see the file comment. */
-export async function run({ quick, root, startService, startUserApi, makeJwt, runLoad, log }) {
+export async function run(ctx) {
+  const { quick, root, startService, startUserApi, makeJwt, runLoad, initSessions, log } = ctx;
   const levels = [1, 16, 64];
   const lanes = Math.max(...levels);
   // Starting 64 echo processes takes seconds on 2 cores: a quick run opens 16 sessions and
@@ -31,18 +32,15 @@ export async function run({ quick, root, startService, startUserApi, makeJwt, ru
     config: { limits: { maxInFlightCallsPerSession: lanes } },
   });
   const jwt = makeJwt("stdio-overhead");
-  const init = await runLoad({
-    mode: "grpc",
-    target: {
-      url: service.url,
-      rpc: "Init",
-      request: { session_id: "stdio-{i}", api_url: api.apiUrl, jwt_token: jwt },
-      timeoutMs: 60_000,
-    },
+  const init = await initSessions({
+    url: service.url,
+    apiUrl: api.apiUrl,
+    jwt,
+    sessionId: "stdio-{i}",
+    count: sessions,
     concurrency: 8,
-    calls: sessions,
+    timeoutMs: 60_000,
   });
-  if (init.ok !== sessions) throw new Error(`Init failed: ${JSON.stringify(init.errors)}`);
   log(`${sessions} sessions (one echo process each) up in ${(init.wallMs / 1000).toFixed(1)} s`);
 
   const callTool = (session) => ({

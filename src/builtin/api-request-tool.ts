@@ -1,9 +1,8 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import * as z from "zod";
 import type { OutboundResponse } from "../outbound/http-client.js";
 import { joinUnderBase, PathEscapesBaseError } from "../outbound/join-url.js";
-import type { BuiltinServerOptions } from "./create-builtin-server.js";
+import type { BuiltinServerOptions, BuiltinTool } from "./builtin-tool.js";
 import { errorResult, failureReason, redactToken } from "./tool-results.js";
 
 const inputSchema = {
@@ -20,28 +19,24 @@ const outputSchema = {
 };
 
 /**
- * Registers `api_request`: one request under the API URL with the bearer
+ * `api_request`: one request under the API URL with the bearer
  * token. Its result is `{status, body, truncated}` as text and as
  * `structuredContent`; a non-2xx status is such a result with `isError`.
  * Paths that leave the API URL, a body with GET, and requests that get no
  * response are `isError` results with a fixed reason; the first two make no
  * request.
  */
-export function registerApiRequest(server: McpServer, options: BuiltinServerOptions): void {
-  server.registerTool(
-    "api_request",
-    {
-      title: "API request",
-      description:
-        "Sends an authenticated HTTP request to the user's API. `path` is relative to the " +
-        "API URL and may not leave it. Returns the status, the body and whether it was truncated.",
-      inputSchema,
-      outputSchema,
-      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
-    },
-    async (args, extra) => apiRequest(options, args, extra.signal),
-  );
-}
+export const apiRequestTool: BuiltinTool<typeof inputSchema> = {
+  name: "api_request",
+  title: "API request",
+  description:
+    "Sends an authenticated HTTP request to the user's API. `path` is relative to the " +
+    "API URL and may not leave it. Returns the status, the body and whether it was truncated.",
+  inputSchema,
+  outputSchema,
+  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  run: (args, options, signal) => apiRequest(options, args, signal),
+};
 
 interface ApiRequestArgs {
   readonly method: string;

@@ -1,31 +1,26 @@
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { joinUnderBase } from "../outbound/join-url.js";
 import { statusLine } from "../outbound/status-line.js";
-import type { BuiltinServerOptions } from "./create-builtin-server.js";
+import type { BuiltinServerOptions, BuiltinTool } from "./builtin-tool.js";
 import { failureReason, jsonResult } from "./tool-results.js";
 
 /**
- * Registers `validate_settings`: `POST {apiUrl}/settings/validate` with the
+ * `validate_settings`: `POST {apiUrl}/settings/validate` with the
  * bearer token. The result text is JSON, `{"status":"success"}` on 2xx, else
  * `{"error":"Connection test failed: <reason>","error_type":"API_ERROR",
  * "status":"error"}` with `isError: true`; the reason is the status code and
  * its standard reason phrase, or a fixed text when no response came.
  */
-export function registerValidateSettings(server: McpServer, options: BuiltinServerOptions): void {
-  server.registerTool(
-    "validate_settings",
-    {
-      title: "Validate settings",
-      description:
-        "Checks that the configured API URL and token are accepted by the API. " +
-        "Returns {status: success} or {status: error, error, error_type}.",
-      inputSchema: {},
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
-    },
-    async (_args, extra) => validateSettings(options, extra.signal),
-  );
-}
+export const validateSettingsTool: BuiltinTool<Record<string, never>> = {
+  name: "validate_settings",
+  title: "Validate settings",
+  description:
+    "Checks that the configured API URL and token are accepted by the API. " +
+    "Returns {status: success} or {status: error, error, error_type}.",
+  inputSchema: {},
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
+  run: (_args, options, signal) => validateSettings(options, signal),
+};
 
 async function validateSettings(
   options: BuiltinServerOptions,

@@ -1,8 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { createBuiltinServer } from "../builtin/create-builtin-server.js";
+import { createInProcessPeer } from "../builtin/in-process-peer.js";
 import { renderRecord } from "../config/template.js";
 import type { Config, McpServerConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
@@ -10,6 +9,7 @@ import type { OutboundClient } from "../outbound/http-client.js";
 import type { ProcessGuardian } from "../process/guardian.js";
 import type { ProcessBudget, ProcessReservation } from "../process/process-budget.js";
 import { createByteBudget } from "./byte-budget.js";
+import { createClientPeer } from "./client-peer.js";
 import {
   createServerConnection,
   type LostReason,
@@ -47,9 +47,11 @@ const stderrLinesPerSecond = 50;
 const stderrLineBurst = 200;
 
 /**
- * Starts (stdio), reaches (Streamable HTTP) or creates (built-in) one MCP
- * server for one session and completes the MCP handshake within
- * `tools.startTimeoutMs`. On any failure everything started is closed before
+ * Connects one session to one configured server: starts a stdio server or
+ * reaches a Streamable HTTP one and completes the MCP handshake within
+ * `tools.startTimeoutMs`, or binds the built-in tools to the session's
+ * credentials (they run in this process, with no handshake: see
+ * createInProcessPeer). On any failure everything started is closed before
  * the error is rethrown.
  */
 export async function connectServer(
@@ -60,6 +62,17 @@ export async function connectServer(
   signal: AbortSignal,
   reservation: ProcessReservation,
 ): Promise<ServerConnection> {
+  if (server.type === "builtin") {
+    signal.throwIfAborted();
+    const peer = createInProcessPeer({
+      apiUrl: credentials.apiUrl,
+      jwtToken: credentials.jwtToken,
+      http: deps.http,
+      requestTimeoutMs: deps.config.builtin.requestTimeoutMs,
+      maxResponseBytes: deps.config.builtin.maxResponseBytes,
+    });
+    return createServerConnection(name, peer, async () => {});
+  }
   const { transport, stop, lostReason } = createTransport(
     name,
     server,
@@ -68,7 +81,7 @@ export async function connectServer(
     reservation,
   );
   const client = new Client(clientInfo, { capabilities: {} });
-  const connection = createServerConnection(name, client, stop, lostReason);
+  const connection = createServerConnection(name, createClientPeer(client), stop, lostReason);
   try {
     await client.connect(transport, { timeout: deps.config.tools.startTimeoutMs, signal });
   } catch (error) {
@@ -80,7 +93,7 @@ export async function connectServer(
 
 function createTransport(
   name: string,
-  server: McpServerConfig,
+  server: Exclude<McpServerConfig, { type: "builtin" }>,
   credentials: SessionCredentials,
   deps: ConnectDeps,
   reservation: ProcessReservation,
@@ -90,57 +103,35 @@ function createTransport(
     jwtToken: credentials.jwtToken,
     sessionId: credentials.sessionId,
   };
-  switch (server.type) {
-    case "stdio": {
-      const log = deps.logger.child({ server: name, session_id: credentials.sessionId });
-      const transport = new StdioProcessTransport({
-        command: server.command,
-        args: server.args,
-        env: renderRecord(server.env, vars),
-        ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
-        ...deps.config.stdio,
-        stderr: stderrLogger(log, credentials.jwtToken),
-        reservation,
-        onExited: () => deps.processes.exited(),
-        guardian: deps.guardian,
-      });
-      return {
-        transport,
-        // Closing the client closes the transport too, with the configured grace.
-        stop: (graceMs) => (graceMs === undefined ? Promise.resolve() : transport.stop(graceMs)),
-        lostReason: () => transport.lostReason,
-      };
-    }
-    case "http": {
-      const transport = new StreamableHTTPClientTransport(new URL(server.url), {
-        requestInit: { headers: renderRecord(server.headers, vars), redirect: "error" },
-        fetch: deps.fetch,
-      });
-      return {
-        transport,
-        // Ends the server-side MCP session; a server that does not support it is not an error.
-        stop: () => transport.terminateSession().catch(() => {}),
-      };
-    }
-    case "builtin": {
-      const mcpServer = createBuiltinServer({
-        apiUrl: credentials.apiUrl,
-        jwtToken: credentials.jwtToken,
-        http: deps.http,
-        requestTimeoutMs: deps.config.builtin.requestTimeoutMs,
-        maxResponseBytes: deps.config.builtin.maxResponseBytes,
-      });
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      const started = mcpServer.connect(serverSide);
-      return {
-        transport: clientSide,
-        stop: async () => {
-          await started.catch(() => {});
-          await mcpServer.close();
-        },
-      };
-    }
+  if (server.type === "http") {
+    const transport = new StreamableHTTPClientTransport(new URL(server.url), {
+      requestInit: { headers: renderRecord(server.headers, vars), redirect: "error" },
+      fetch: deps.fetch,
+    });
+    return {
+      transport,
+      // Ends the server-side MCP session; a server that does not support it is not an error.
+      stop: () => transport.terminateSession().catch(() => {}),
+    };
   }
+  const log = deps.logger.child({ server: name, session_id: credentials.sessionId });
+  const transport = new StdioProcessTransport({
+    command: server.command,
+    args: server.args,
+    env: renderRecord(server.env, vars),
+    ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
+    ...deps.config.stdio,
+    stderr: stderrLogger(log, credentials.jwtToken),
+    reservation,
+    onExited: () => deps.processes.exited(),
+    guardian: deps.guardian,
+  });
+  return {
+    transport,
+    // Closing the client closes the transport too, with the configured grace.
+    stop: (graceMs) => (graceMs === undefined ? Promise.resolve() : transport.stop(graceMs)),
+    lostReason: () => transport.lostReason,
+  };
 }
 
 // Logs a server's stderr lines with the session's own token masked (the

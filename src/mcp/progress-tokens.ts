@@ -1,6 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ProgressNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import type { ToolCallProgress } from "./session-clients.js";
+import type { ToolCallProgress } from "./tool-peer.js";
 
 type Listener = (progress: ToolCallProgress) => void;
 

@@ -1,4 +1,4 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { ToolPeer } from "./tool-peer.js";
 
 /** Why a connection ended without `close()`. */
 export interface LostReason {
@@ -18,13 +18,14 @@ export interface LostReason {
 export type StopServer = (graceMs?: number) => Promise<void>;
 
 /**
- * One live MCP client connection of one session to one configured server.
- * It owns its `Client` and transport; nothing is shared between sessions.
+ * One live connection of one session to one configured server. It owns its
+ * peer (an MCP client and its transport, or the built-in tools); nothing is
+ * shared between sessions.
  */
 export interface ServerConnection {
   /** The configured server name. */
   readonly name: string;
-  readonly client: Client;
+  readonly peer: ToolPeer;
   /** True once the connection closed, by `close()` or because the server went away. */
   readonly closed: boolean;
   /** Why the connection was lost; undefined while it works or after `close()`. */
@@ -35,28 +36,28 @@ export interface ServerConnection {
    */
   onLost: ((name: string, reason: LostReason) => void) | undefined;
   /**
-   * Ends the server (child process, HTTP session) and closes the client.
+   * Ends the server (child process, HTTP session) and closes the peer.
    * Idempotent. `graceMs` shortens a stdio server's grace (at shutdown).
    */
   close(graceMs?: number): Promise<void>;
   /**
    * Declares the connection broken (a transport request failed), fires
-   * `onLost` once and closes the client. The reason is the transport's, or
+   * `onLost` once and closes the peer. The reason is the transport's, or
    * `connection_lost`.
    */
   markLost(): void;
 }
 
 /**
- * Wraps a client. `stop` runs before the client closes its transport (to
- * end a remote session while the connection still works, or to stop a
- * process within a grace). `transportLostReason` tells why the transport
- * ended on its own. `onclose` handlers can fire more than once (the
- * in-memory pair does), so the state changes only on the first call.
+ * Wraps a peer. `stop` runs before the peer closes (to end a remote session
+ * while the connection still works, or to stop a process within a grace).
+ * `transportLostReason` tells why the transport ended on its own. The
+ * peer's `onClosed` may fire more than once; the state changes only on the
+ * first call.
  */
 export function createServerConnection(
   name: string,
-  client: Client,
+  peer: ToolPeer,
   stop: StopServer,
   transportLostReason: () => LostReason | undefined = () => undefined,
 ): ServerConnection {
@@ -65,7 +66,7 @@ export function createServerConnection(
   let lostReason: LostReason | undefined;
   const connection: ServerConnection = {
     name,
-    client,
+    peer,
     get closed() {
       return closed;
     },
@@ -79,7 +80,7 @@ export function createServerConnection(
         try {
           await stop(graceMs);
         } finally {
-          await client.close();
+          await peer.close();
         }
       })();
       return closing;
@@ -93,6 +94,6 @@ export function createServerConnection(
       connection.close().catch(() => {});
     },
   };
-  client.onclose = () => connection.markLost();
+  peer.onClosed = () => connection.markLost();
   return connection;
 }

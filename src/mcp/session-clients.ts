@@ -1,15 +1,13 @@
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Tracer } from "@opentelemetry/api";
 import { ServiceError } from "../errors.js";
-import { withLinkedSignal } from "../linked-signal.js";
 import { endSpan } from "../tracing/in-span.js";
 import { noopTracer } from "../tracing/noop-tracer.js";
 import { startToolCallSpan } from "../tracing/tool-call-span.js";
 import { mapMcpError } from "./map-mcp-error.js";
-import { withProgress } from "./progress-tokens.js";
-import { lenientCallToolResultSchema, type ToolCallResult } from "./result-schemas.js";
+import type { ToolCallResult } from "./result-schemas.js";
 import type { LostReason, ServerConnection } from "./server-connection.js";
 import { listServerTools, type SessionTool } from "./tool-index.js";
+import type { McpCallOptions, ToolCallOptions } from "./tool-peer.js";
 import { isTransportFailure } from "./transport-failure.js";
 
 /** What a finished tool call reports, for audit. */
@@ -31,35 +29,10 @@ export interface ServerStatus {
   readonly lostReason: LostReason | undefined;
 }
 
-/** Per-request limits for an MCP request. */
-export interface McpCallOptions {
-  readonly signal: AbortSignal;
-  readonly timeoutMs: number;
-}
-
-/** An MCP `notifications/progress` for a running tool call. */
-export interface ToolCallProgress {
-  readonly progress: number;
-  readonly total?: number | undefined;
-  readonly message?: string | undefined;
-}
-
-/** Per-call options of a tool call. */
-export interface ToolCallOptions extends McpCallOptions {
-  /**
-   * Receives the server's progress notifications for the call, in order,
-   * until it ends. Setting it makes the request carry a `progressToken`,
-   * which is how a server knows to report progress. Progress does not
-   * extend `timeoutMs`: it bounds the whole call, so a server that reports
-   * forever cannot hold a call (and its in-flight slot) past the operator's
-   * maximum.
-   */
-  readonly onProgress?: ((progress: ToolCallProgress) => void) | undefined;
-}
-
 /**
- * The MCP clients of one session, one per configured server. It is the only
- * owner of its connections: closing it closes them all.
+ * The server connections of one session, one per configured server (an MCP
+ * client, or the built-in tools in process). It is the only owner of its
+ * connections: closing it closes them all.
  */
 export interface SessionClients {
   readonly servers: readonly string[];
@@ -144,8 +117,8 @@ export function createSessionClients(
   async function listAll(options: McpCallOptions): Promise<SessionTool[]> {
     const perServer = await Promise.all(
       connections.map(async (connection) => {
-        const tools = await guard(connection, options.signal, (signal) =>
-          listServerTools(connection, prefixed, { ...options, signal }),
+        const tools = await guard(connection, options.signal, () =>
+          listServerTools(connection, prefixed, options),
         );
         return tools.map((tool) => ({ tool, connection }));
       }),
@@ -199,19 +172,8 @@ export function createSessionClients(
         let outcome = "CANCELED";
         const span = startToolCallSpan(tracer, connection.name, serverToolName);
         try {
-          const result = await guard(connection, options.signal, (signal) =>
-            // `request` rather than `callTool`: the SDK's client-side output
-            // validation would report a server's bad result as a -32602 of ours.
-            withProgress(connection.client, options.onProgress, (meta) =>
-              connection.client.request(
-                {
-                  method: "tools/call",
-                  params: { name: serverToolName, arguments: args, ...meta },
-                },
-                lenientCallToolResultSchema,
-                { signal, timeout: options.timeoutMs },
-              ),
-            ),
+          const result = await guard(connection, options.signal, () =>
+            connection.peer.callTool(serverToolName, args, options),
           );
           outcome = result.isError === true ? "is_error" : "ok";
           return result;
@@ -236,9 +198,9 @@ export function createSessionClients(
       lost = true;
       clients.onLost?.(server, reason);
     };
-    connection.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    connection.peer.onToolsChanged = () => {
       index = undefined;
-    });
+    };
   }
   return clients;
 }
@@ -251,15 +213,11 @@ export function createSessionClients(
 async function guard<T>(
   connection: ServerConnection,
   signal: AbortSignal,
-  run: (signal: AbortSignal) => Promise<T>,
+  run: () => Promise<T>,
 ): Promise<T> {
   if (connection.closed) throw mapMcpError(undefined, connection, signal);
   try {
-    // The SDK keeps its abort listener after the answer, and the caller's
-    // signal aborts when the RPC ends: the request gets its own signal that
-    // follows the caller's only while it runs, so no answered request is
-    // cancelled afterwards.
-    return await withLinkedSignal([signal], run);
+    return await run();
   } catch (error) {
     if (!signal.aborted && isTransportFailure(error)) connection.markLost();
     throw mapMcpError(error, connection, signal);

@@ -1,5 +1,6 @@
-import { ListToolsResultSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { ServerConnection } from "./server-connection.js";
+import type { McpCallOptions } from "./tool-peer.js";
 
 /** Separates the server name from the tool name when a session has several servers. */
 const toolNameSeparator = "__";
@@ -20,20 +21,13 @@ export interface SessionTool {
 export async function listServerTools(
   connection: ServerConnection,
   prefixed: boolean,
-  options: { signal: AbortSignal; timeoutMs: number },
+  options: McpCallOptions,
 ): Promise<SessionTool[]> {
   const tools: SessionTool[] = [];
   const seen = new Set<string>();
   let cursor: string | undefined;
   do {
-    // `request` rather than `listTools`: the SDK would compile every output
-    // schema, and one schema it cannot compile would fail the whole listing.
-    const params = cursor === undefined ? {} : { cursor };
-    const page = await connection.client.request(
-      { method: "tools/list", params },
-      ListToolsResultSchema,
-      { signal: options.signal, timeout: options.timeoutMs },
-    );
+    const page = await connection.peer.listTools(cursor, options);
     for (const tool of page.tools) {
       const name = prefixed ? `${connection.name}${toolNameSeparator}${tool.name}` : tool.name;
       tools.push({ name, server: connection.name, tool });

@@ -4,7 +4,7 @@ import {
   CallToolStreamResponseSchema,
 } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { ToolCallResult } from "../mcp/result-schemas.js";
-import type { ToolCallProgress } from "../mcp/session-clients.js";
+import type { ToolCallProgress } from "../mcp/tool-peer.js";
 import { toCallToolResponse } from "./convert-tool.js";
 import type { ProgressEvent } from "./progress-stream.js";
 

@@ -18,7 +18,7 @@ import {
   type SessionService,
 } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { ToolCallResult } from "../mcp/result-schemas.js";
-import type { ToolCallProgress } from "../mcp/session-clients.js";
+import type { ToolCallProgress } from "../mcp/tool-peer.js";
 import {
   checkToolTimeout,
   resolveToolTimeout,

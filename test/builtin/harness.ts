@@ -1,9 +1,11 @@
 import type { ServerResponse } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "vitest";
+import type { BuiltinServerOptions } from "../../src/builtin/builtin-tool.js";
 import { createBuiltinServer } from "../../src/builtin/create-builtin-server.js";
+import { createInProcessPeer } from "../../src/builtin/in-process-peer.js";
 import { createNodeHttpClient } from "../../src/outbound/node-http-client.js";
 import { type ReceivedRequest, sendJson, startLoopbackServer } from "../support/loopback-server.js";
 
@@ -49,35 +51,69 @@ export function onlyText(result: { content?: unknown }): string {
   return content[0].text ?? "";
 }
 
-/** An SDK client connected in memory to a fresh built-in server. */
+/**
+ * The two ways the built-in tools are served: an SDK `McpServer` reached by
+ * an SDK client over the in-memory transport (what the stdio entry point
+ * serves), and the in-process peer a session's `builtin` server uses.
+ */
+export const builtinModes = ["mcp-server", "in-process"] as const;
+export type BuiltinMode = (typeof builtinModes)[number];
+
+/** The built-in tools of one user, served one of the two ways. */
 export interface BuiltinHarness {
-  readonly client: Client;
+  listTools(): Promise<Tool[]>;
   /** Calls a tool and checks the rule every result obeys: no token in it. */
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
 }
 
-/** Connects a real Client to createBuiltinServer over InMemoryTransport. */
+/** Serves the built-in tools for `apiUrl` and the canary token, the `mode` way. */
 export async function connectBuiltin(
+  mode: BuiltinMode,
   apiUrl: URL,
   limits = { requestTimeoutMs: 5_000, maxResponseBytes: 1_048_576 },
 ): Promise<BuiltinHarness> {
-  const server = createBuiltinServer({
+  const options: BuiltinServerOptions = {
     apiUrl,
     jwtToken: canary,
     http: createNodeHttpClient(),
     ...limits,
-  });
+  };
+  return mode === "mcp-server" ? overMcpServer(options) : inProcess(options);
+}
+
+function checked(result: unknown): CallToolResult {
+  expect(JSON.stringify(result)).not.toContain(canary);
+  expect(JSON.stringify(result)).not.toContain("CANARY");
+  return result as CallToolResult;
+}
+
+async function overMcpServer(options: BuiltinServerOptions): Promise<BuiltinHarness> {
+  const server = createBuiltinServer(options);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: "test", version: "0.0.0" });
   await client.connect(clientSide);
+  const call = async (name: string, args: Record<string, unknown> = {}) =>
+    checked(await client.callTool({ name, arguments: args }));
   return {
-    client,
-    async call(name, args = {}) {
-      const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-      expect(JSON.stringify(result)).not.toContain(canary);
-      expect(JSON.stringify(result)).not.toContain("CANARY");
-      return result;
-    },
+    listTools: async () => (await client.listTools()).tools,
+    call,
+    close: () => client.close(),
+  };
+}
+
+function inProcess(options: BuiltinServerOptions): BuiltinHarness {
+  const peer = createInProcessPeer(options);
+  const call = async (name: string, args: Record<string, unknown> = {}) =>
+    checked(
+      await peer.callTool(name, args, { signal: new AbortController().signal, timeoutMs: 30_000 }),
+    );
+  return {
+    listTools: async () =>
+      (await peer.listTools(undefined, { signal: new AbortController().signal, timeoutMs: 30_000 }))
+        .tools,
+    call,
+    close: () => peer.close(),
   };
 }

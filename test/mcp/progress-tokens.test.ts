@@ -7,7 +7,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { withProgress } from "../../src/mcp/progress-tokens.js";
-import type { ToolCallProgress } from "../../src/mcp/session-clients.js";
+import type { ToolCallProgress } from "../../src/mcp/tool-peer.js";
 
 /**
  * A scripted MCP server as the client's transport. A `tools/call` is answered

@@ -8,7 +8,10 @@
 //                        SessionService method ("Init", "CallTool", "ListTools", "CloseSession",
 //                        "CallToolStream"), or "Service.Method" ("SessionAdminService.ListSessions")
 //   request,             the request message as proto JSON (snake_case or camelCase); every
-//                        "{i}" and "{lane}" inside its strings becomes the call's index / lane
+//                        "{i}" and "{lane}" inside its strings becomes the call's index / lane.
+//                        A message that uses "{lane}" but not "{i}" is built once per lane, so
+//                        building it (JSON, a Struct) is not part of a timed call; one that uses
+//                        "{i}" is built in each call
 //   headers,             request metadata, e.g. { authorization: "Bearer <jwt>" }; "{i}" and
 //                        "{lane}" are replaced as in request
 //   timeoutMs = 30000,   per-call deadline
@@ -73,13 +76,26 @@ export function classify(error) {
   return reason ? `${code} ${reason}` : code;
 }
 
-/** A per-call builder for `json`: built once when it holds no "{i}"/"{lane}", else per call. */
+/**
+ * A per-call builder for `json`: built once when it holds no "{i}"/"{lane}", once per lane when
+ * it holds "{lane}" only, else in each call.
+ */
 function template(json, build) {
   const text = JSON.stringify(json);
-  if (!/\{(i|lane)\}/.test(text)) {
+  const fill = (i, lane) =>
+    build(JSON.parse(text.replaceAll("{i}", String(i)).replaceAll("{lane}", String(lane))));
+  if (text.includes("{i}")) return fill;
+  if (!text.includes("{lane}")) {
     const fixed = build(json);
     return () => fixed;
   }
-  return (i, lane) =>
-    build(JSON.parse(text.replaceAll("{i}", String(i)).replaceAll("{lane}", String(lane))));
+  const perLane = new Map();
+  return (i, lane) => {
+    let built = perLane.get(lane);
+    if (built === undefined) {
+      built = fill(i, lane);
+      perLane.set(lane, built);
+    }
+    return built;
+  };
 }
