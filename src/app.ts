@@ -10,7 +10,7 @@ import { SessionService } from "../gen/mcpclient/v1/session_service_pb.js";
 import { type Caller, type CallerCredentials, createCallerAuth } from "./auth/caller-auth.js";
 import type { Config, McpServerConfig } from "./config/types.js";
 import { createCredentialCheck } from "./credentials/credential-check.js";
-import { ServiceError } from "./errors.js";
+import { reasonOf } from "./errors.js";
 import { createHealthRegistry, overallHealth } from "./health/health-registry.js";
 import { createInitRateCheck } from "./limits/init-limits.js";
 import { createAuditLog } from "./log/audit.js";
@@ -42,7 +42,7 @@ import { HealthServiceImpl } from "./rpc/health-service.js";
 import type { HttpRequest, HttpResponse, HttpRoute } from "./rpc/http-route.js";
 import { createInitAlias, initAliasPath } from "./rpc/init-alias.js";
 import { createMetricsEndpoint, metricsPath } from "./rpc/metrics-endpoint.js";
-import { createMetricsInterceptor, observeInitAlias } from "./rpc/metrics-interceptor.js";
+import { createMetricsInterceptor } from "./rpc/metrics-interceptor.js";
 import { connectionCredentials } from "./rpc/node-caller.js";
 import { SessionAdminServiceImpl } from "./rpc/session-admin-service.js";
 import { SessionServiceImpl } from "./rpc/session-service.js";
@@ -144,7 +144,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       return checkCaller(credentials);
     } catch (error) {
       // Failed attempts (key guessing, missing certificates) leave a trace.
-      const reason = error instanceof ServiceError ? error.reason : "INTERNAL";
+      const reason = reasonOf(error);
       audit({
         event: "auth_failed",
         reason,
@@ -153,7 +153,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       throw error;
     }
   };
-  // The whole server ("") and the session service report SERVING until the drain.
+  // The whole server ("") and both session services report SERVING until the drain.
   const health = createHealthRegistry([
     overallHealth,
     SessionService.typeName,
@@ -196,8 +196,11 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       initAliasPath,
       tracing.wrapHttpRoute(
         initAliasPath,
-        observeInitAlias(
-          createInitAlias(sessions, authenticate, config.server.maxMessageBytes, logger),
+        createInitAlias(
+          sessions,
+          authenticate,
+          config.server.maxMessageBytes,
+          logger,
           metrics.observeRpc,
         ),
       ),

@@ -85,3 +85,8 @@ export class ServiceError extends Error {
     return reasons[this.reason];
   }
 }
+
+/** The reason of `error`: its own for a ServiceError, else `INTERNAL`. */
+export function reasonOf(error: unknown): Reason | "INTERNAL" {
+  return error instanceof ServiceError ? error.reason : "INTERNAL";
+}

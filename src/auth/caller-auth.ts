@@ -56,7 +56,7 @@ export function createCallerAuth(
   }));
   const operatorSubjects = new Set(config.operatorCertificates ?? []);
   return (credentials) => {
-    let id = `addr:${credentials.remoteAddress ?? "unknown"}`;
+    let id = anonymousCallerId(credentials);
     let operator = false;
     if (config.requireClientCertificate) {
       if (credentials.certificateSubject === undefined) {
@@ -95,4 +95,9 @@ export function createCallerAuth(
     }
     return { id, operator };
   };
+}
+
+/** The id of a caller known only by its connection: `addr:<remote address>`. */
+export function anonymousCallerId(credentials: Pick<CallerCredentials, "remoteAddress">): string {
+  return `addr:${credentials.remoteAddress ?? "unknown"}`;
 }

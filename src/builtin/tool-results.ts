@@ -1,4 +1,5 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { maskSecrets } from "../log/redact.js";
 import { OutboundError } from "../outbound/http-client.js";
 
 /** A result with one text item holding `value` as JSON. */
@@ -18,7 +19,7 @@ export function errorResult(text: string): CallToolResult {
  * token to whoever reads the tool result.
  */
 export function redactToken(text: string, token: string): string {
-  return token.length === 0 ? text : text.split(token).join("[redacted]");
+  return maskSecrets(text, [token], "[redacted]");
 }
 
 /**

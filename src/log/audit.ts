@@ -1,3 +1,4 @@
+import type { LostReason } from "../mcp/server-connection.js";
 import type { Logger } from "./logger.js";
 
 /** Why a session was closed. */
@@ -44,8 +45,7 @@ export type AuditEvent =
       readonly event: "session_lost";
       readonly session_id: string;
       readonly server: string;
-      /** `exited`, `stdout_flood`, `stderr_flood` or `connection_lost`. */
-      readonly why: string;
+      readonly why: LostReason["why"];
     }
   | {
       readonly event: "tool_called";

@@ -16,6 +16,23 @@ const urlPasswordPattern = /(\bhttps?:\/\/[^\s"'`\\/@:]+):[^\s"'`\\/@]+@/gi;
 const maxDepth = 10;
 
 /**
+ * Replaces every occurrence of each of `secrets` (known values, whatever
+ * their shape) in `text` with `replacement`; empty secrets are skipped.
+ */
+export function maskSecrets(
+  text: string,
+  secrets: readonly string[],
+  replacement: string = redactedText,
+): string {
+  let masked = text;
+  for (const secret of secrets) {
+    if (secret.length > 0 && masked.includes(secret))
+      masked = masked.split(secret).join(replacement);
+  }
+  return masked;
+}
+
+/**
  * Masks secrets inside free text: JWT-shaped strings, whatever follows
  * `Bearer `, the query string of an http(s) URL (`?[REDACTED]`) and the
  * password of a URL's userinfo. Everything else is kept. Idempotent.

@@ -5,6 +5,7 @@ import { createInProcessPeer } from "../builtin/in-process-peer.js";
 import { renderRecord } from "../config/template.js";
 import type { Config, McpServerConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
+import { maskSecrets } from "../log/redact.js";
 import type { OutboundClient } from "../outbound/http-client.js";
 import type { ProcessGuardian } from "../process/guardian.js";
 import type { ProcessBudget, ProcessReservation } from "../process/process-budget.js";
@@ -121,7 +122,7 @@ function createTransport(
     env: renderRecord(server.env, vars),
     ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
     ...deps.config.stdio,
-    stderr: stderrLogger(log, credentials.jwtToken),
+    stderr: stderrLogger(log, credentials),
     reservation,
     onExited: () => deps.processes.exited(),
     guardian: deps.guardian,
@@ -134,12 +135,22 @@ function createTransport(
   };
 }
 
-// Logs a server's stderr lines with the session's own token masked (the
-// logger masks JWT shapes; this masks the token whatever its shape), at a
-// bounded rate: a chatty server cannot flood the service's log. Lines over
-// the rate are counted in the next logged line, or in a last line when the
+// Query values of the api_url at least this long are masked in stderr lines.
+const minMaskedQueryValue = 6;
+
+// Logs a server's stderr lines with the session's own secrets masked: its
+// token and the values of its api_url's query, whatever their shape (the
+// logger masks JWT shapes and the queries of whole URLs only). The rate is
+// bounded: a chatty server cannot flood the service's log. Lines over the
+// rate are counted in the next logged line, or in a last line when the
 // server ends.
-function stderrLogger(log: Logger, jwtToken: string) {
+function stderrLogger(log: Logger, credentials: SessionCredentials) {
+  const secrets = [
+    credentials.jwtToken,
+    ...[...credentials.apiUrl.searchParams.values()].filter(
+      (value) => value.length >= minMaskedQueryValue,
+    ),
+  ];
   const budget = createByteBudget(stderrLinesPerSecond, stderrLineBurst);
   let dropped = 0;
   return {
@@ -148,7 +159,7 @@ function stderrLogger(log: Logger, jwtToken: string) {
         dropped++;
         return;
       }
-      const stderr = line.split(jwtToken).join("[REDACTED]");
+      const stderr = maskSecrets(line, secrets);
       log.info({ stderr, ...(dropped > 0 ? { dropped_lines: dropped } : {}) }, "mcp server stderr");
       dropped = 0;
     },

@@ -21,16 +21,15 @@ export function checkToolTimeout(requestedMs: number | undefined, limits: ToolTi
 }
 
 /**
- * The timeout for one MCP request: the requested one (or the default),
- * shortened to the caller's remaining deadline. `INVALID_TIMEOUT` as
- * checkToolTimeout.
+ * The timeout for one MCP request: the requested one (already passed
+ * through checkToolTimeout) or the default, shortened to the caller's
+ * remaining deadline.
  */
 export function resolveToolTimeout(
   requestedMs: number | undefined,
   deadlineMs: number | undefined,
   limits: ToolTimeoutLimits,
 ): number {
-  checkToolTimeout(requestedMs, limits);
   const timeoutMs = requestedMs ?? limits.defaultTimeoutMs;
   return deadlineMs === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, deadlineMs));
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CredentialCheck } from "../credentials/credential-check.js";
-import { ServiceError } from "../errors.js";
+import { reasonOf } from "../errors.js";
 import type { AuditEvent, AuditLog } from "../log/audit.js";
 import { processMetricsRegistry } from "./process-metrics.js";
 
@@ -154,7 +154,7 @@ export function createServiceMetrics(sources: MetricSources): ServiceMetrics {
           credentialChecks.inc({ outcome: "ok" });
         } catch (error) {
           credentialChecks.inc({
-            outcome: error instanceof ServiceError ? error.reason : "INTERNAL",
+            outcome: reasonOf(error),
           });
           throw error;
         }

@@ -75,7 +75,11 @@ export function createProcessGuardian(logger: Logger): ProcessGuardian {
     // The pipe must not keep the service's event loop alive either.
     (child.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
     child.stdin?.on("error", () => {});
-    child.on("error", (error) => logger.error({ err: error }, "process guardian failed to start"));
+    child.on("error", (error) => {
+      // A failed spawn (EMFILE, EAGAIN) fires no "exit": forget it here, so the next server retries.
+      if (watchdog === child) watchdog = undefined;
+      logger.error({ err: error }, "process guardian failed to start");
+    });
     child.on("exit", (code, signal) => {
       if (watchdog === child) watchdog = undefined;
       if (!closed) {

@@ -1,5 +1,10 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { apiKeyHeader, type Caller, type CallerCredentials } from "../auth/caller-auth.js";
+import {
+  anonymousCallerId,
+  apiKeyHeader,
+  type Caller,
+  type CallerCredentials,
+} from "../auth/caller-auth.js";
 import { kCaller, kCallerCredentials } from "./caller-context.js";
 
 /**
@@ -16,8 +21,7 @@ export function createAuthInterceptor(
   return (next) => async (req) => {
     const connection = req.contextValues.get(kCallerCredentials);
     if (isAnonymous(req.service.typeName)) {
-      const id = `addr:${connection.remoteAddress ?? "unknown"}`;
-      req.contextValues.set(kCaller, { id, operator: false });
+      req.contextValues.set(kCaller, { id: anonymousCallerId(connection), operator: false });
       return next(req);
     }
     const apiKey = req.header.get(apiKeyHeader) ?? undefined;

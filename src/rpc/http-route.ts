@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Code } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { ServiceError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
@@ -81,6 +82,7 @@ export function allowMethods(
  * the Connect protocol gives the code toConnectError maps it to, and a
  * ServiceError's message and reason. Anything else is logged with `route`
  * (such as `POST /init`) and answered `internal error` / `INTERNAL`.
+ * Returns the code, for the caller's metrics.
  */
 export function sendError(
   req: HttpRequest,
@@ -88,12 +90,14 @@ export function sendError(
   error: unknown,
   logger: Logger,
   route: string,
-): void {
-  const status = codeToHttpStatus(toConnectError(error).code);
+): Code {
+  const { code } = toConnectError(error);
+  const status = codeToHttpStatus(code);
   if (error instanceof ServiceError) {
     sendJson(req, res, status, errorBody(error.message, error.reason));
-    return;
+    return code;
   }
   logger.error({ err: error }, `internal error in ${route}`);
   sendJson(req, res, status, errorBody("internal error", "INTERNAL"));
+  return code;
 }

@@ -1,8 +1,10 @@
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { InitRequestSchema } from "../../gen/mcpclient/v1/session_service_pb.js";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { InitRequestSchema, SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
 import type { Caller, CallerCredentials } from "../auth/caller-auth.js";
 import { ServiceError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
+import type { RpcObservation } from "../metrics/metrics.js";
 import type { SessionManager } from "../session/session-manager.js";
 import {
   allowMethods,
@@ -25,18 +27,32 @@ export const initAliasPath = "/init";
  * `{"status":"error","error":"...","error_type":"<REASON>"}` with the status
  * the Connect protocol gives the error's code (400, 401, 429, 500, ...);
  * another method gets 405 `METHOD_NOT_ALLOWED`. Callers authenticate as for
- * the RPCs (API key, client certificate).
+ * the RPCs (API key, client certificate). Each POST is reported to
+ * `observe` as method `InitAlias` of SessionService, once the response is
+ * over, with the code its status stands for (`canceled` when the caller left
+ * first).
  */
 export function createInitAlias(
   sessions: SessionManager,
   authenticate: (credentials: CallerCredentials) => Caller,
   maxBodyBytes: number,
   logger: Logger,
+  observe: (call: RpcObservation) => void = () => {},
 ): HttpRoute {
   return async (req, res) => {
     if (!allowMethods(req, res, ["POST"], errorBody("Use POST.", "METHOD_NOT_ALLOWED"))) return;
+    const started = performance.now();
+    let code = "ok";
     const abort = new AbortController();
-    res.on("close", () => abort.abort(new ServiceError("CANCELED", "The client went away.")));
+    res.on("close", () => {
+      abort.abort(new ServiceError("CANCELED", "The client went away."));
+      observe({
+        service: SessionService.typeName,
+        method: "InitAlias",
+        code: res.writableFinished ? code : "canceled",
+        seconds: (performance.now() - started) / 1000,
+      });
+    });
     try {
       const caller = authenticate(requestCredentials(req));
       const input = parseInitRequest(await readJson(req, maxBodyBytes));
@@ -47,7 +63,7 @@ export function createInitAlias(
       );
       sendJson(req, res, 200, { status: "ok" });
     } catch (error) {
-      sendError(req, res, error, logger, "POST /init");
+      code = codeToString(sendError(req, res, error, logger, "POST /init"));
     }
   };
 }

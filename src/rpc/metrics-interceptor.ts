@@ -1,9 +1,6 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import { SessionService } from "../../gen/mcpclient/v1/session_service_pb.js";
-import { reasons } from "../errors.js";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { RpcObservation } from "../metrics/metrics.js";
-import type { HttpRoute } from "./http-route.js";
 
 /**
  * Reports every RPC that reaches the interceptors, with the code its caller
@@ -72,36 +69,4 @@ async function* reportAtEnd<T>(
 // anything else as INTERNAL "internal error".
 function codeName(error: unknown, otherwise = "internal"): string {
   return error instanceof ConnectError ? codeToString(error.code) : otherwise;
-}
-
-// The Connect HTTP status of every code the service's errors have, back to the
-// code's name (ErrorClass): each of those codes has a status of its own.
-const errorClasses = new Set<string>(Object.values(reasons));
-const codeOfStatus = new Map<number, string>([[200, "ok"]]);
-for (const code of Object.values(Code)) {
-  if (typeof code !== "number") continue;
-  const name = codeToString(code);
-  if (errorClasses.has(name)) codeOfStatus.set(codeToHttpStatus(code), name);
-}
-
-/**
- * Wraps `POST /init` to report it as method `InitAlias` of SessionService,
- * with the code its HTTP status stands for, once the response is over;
- * `canceled` when the caller left first. A status no error code has (405
- * for another method) is not reported.
- */
-export function observeInitAlias(
-  route: HttpRoute,
-  observe: (call: RpcObservation) => void,
-): HttpRoute {
-  const name = { service: SessionService.typeName, method: "InitAlias" };
-  return (req, res) => {
-    const started = performance.now();
-    res.once("close", () => {
-      const code = res.writableFinished ? codeOfStatus.get(res.statusCode) : "canceled";
-      if (code === undefined) return;
-      observe({ ...name, code, seconds: (performance.now() - started) / 1000 });
-    });
-    return route(req, res);
-  };
 }

@@ -9,11 +9,25 @@ import type { HttpRequest } from "./http-route.js";
  * the auth interceptor); the plain HTTP endpoints use requestCredentials.
  */
 export function connectionCredentials(req: HttpRequest): CallerCredentials {
+  return { certificateSubject: subjectOf(req), remoteAddress: req.socket.remoteAddress };
+}
+
+// A connection's certificate does not change, and Node builds a new object for
+// each getPeerCertificate(): it is read once per connection, not per request.
+// Keyed by the HTTP/2 session (each stream has a socket proxy of its own) or
+// the HTTP/1.1 socket.
+const subjects = new WeakMap<object, string | undefined>();
+
+function subjectOf(req: HttpRequest): string | undefined {
   const socket = req.socket as Partial<TLSSocket>;
-  const certificate = socket.authorized === true ? socket.getPeerCertificate?.() : undefined;
+  if (socket.authorized !== true) return undefined;
+  const connection: object = "stream" in req ? (req.stream.session ?? socket) : socket;
+  if (subjects.has(connection)) return subjects.get(connection);
+  const certificate = socket.getPeerCertificate?.();
   const cn = certificate?.subject?.CN;
   const subject = (Array.isArray(cn) ? cn.join(",") : cn) ?? certificate?.fingerprint256;
-  return { certificateSubject: subject, remoteAddress: req.socket.remoteAddress };
+  subjects.set(connection, subject);
+  return subject;
 }
 
 /** connectionCredentials plus the request's `x-api-key` (its first value when repeated). */

@@ -12,7 +12,7 @@ export interface ProgressStreamOptions {
 }
 
 /** How many progress events wait for a slow reader by default. */
-export const defaultProgressCapacity = 8;
+const defaultProgressCapacity = 8;
 
 /**
  * Runs `call` and yields the progress it reports, in order, then its result;

@@ -1,10 +1,10 @@
 import { ServiceError } from "../errors.js";
-import { checkSessionId } from "../session/init-request.js";
+import { isValidSessionId } from "../session/init-request.js";
 
 /** `ListSessions.page_size` when the request leaves it 0. */
-export const defaultPageSize = 100;
+const defaultPageSize = 100;
 /** The largest page; larger `page_size` values are lowered to it (as AIP-158 asks). */
-export const maxPageSize = 1000;
+const maxPageSize = 1000;
 
 // Versioned, so that a later token format can tell the old one apart.
 const tokenPrefix = "v1:";
@@ -37,20 +37,11 @@ export function decodePageToken(token: string): string | undefined {
   const text = Buffer.from(token, "base64url").toString("utf8");
   const sessionId = text.startsWith(tokenPrefix) ? text.slice(tokenPrefix.length) : "";
   // Base64url decoding skips what it cannot read: only a canonical token counts.
-  if (sessionId === "" || encodePageToken(sessionId) !== token || !validSessionId(sessionId)) {
+  if (encodePageToken(sessionId) !== token || !isValidSessionId(sessionId)) {
     throw new ServiceError(
       "INVALID_PAGE_TOKEN",
       "page_token is not a next_page_token of ListSessions.",
     );
   }
   return sessionId;
-}
-
-function validSessionId(sessionId: string): boolean {
-  try {
-    checkSessionId(sessionId);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -98,7 +98,7 @@ export class SessionServiceImpl implements ServiceImpl<typeof SessionService> {
 }
 
 // A Duration whose nanos are out of range or of the other sign than its
-// seconds is not a valid Duration: NaN makes resolveToolTimeout refuse it.
+// seconds is not a valid Duration: NaN makes checkToolTimeout refuse it.
 function toMs(duration: Duration | undefined): number | undefined {
   if (duration === undefined) return undefined;
   const { seconds, nanos } = duration;

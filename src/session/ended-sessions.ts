@@ -1,10 +1,11 @@
 import type { ServiceError } from "../errors.js";
 import { setNewest } from "../limits/bounded-map.js";
+import type { SessionEndWhy } from "../log/audit.js";
 import { digestsEqual } from "./digest.js";
 import { sessionEnded } from "./session-errors.js";
 
 /** Why the service ended a session on its own. */
-export type EndReason = "idle_timeout" | "max_lifetime" | "token_expired";
+export type EndReason = Extract<SessionEndWhy, "idle_timeout" | "max_lifetime" | "token_expired">;
 
 /**
  * Remembers sessions the service ended on its own, so that their holder

@@ -27,10 +27,17 @@ export function checkInitInput(input: InitInput): void {
  * and metadata `fields` name every empty one, in order.
  */
 export function checkRequired(fields: Readonly<Record<string, string>>): void {
-  const missing = Object.entries(fields)
-    .filter(([, value]) => value === "")
-    .map(([name]) => name);
-  if (missing.length > 0) throw missingParameters(missing);
+  // Runs on every tool call: nothing is allocated unless a field is missing.
+  for (const name in fields) {
+    if (fields[name] === "") {
+      throw missingParameters(Object.keys(fields).filter((key) => fields[key] === ""));
+    }
+  }
+}
+
+/** True for a session id of 1-128 characters of `A-Z a-z 0-9 _ - . : @`. */
+export function isValidSessionId(sessionId: string): boolean {
+  return sessionIdPattern.test(sessionId);
 }
 
 /**
@@ -40,7 +47,7 @@ export function checkRequired(fields: Readonly<Record<string, string>>): void {
 export function checkSessionId(sessionId: string): void {
   // Every call of a session runs this: no field record to build for the usual case.
   if (sessionId === "") throw missingParameters(["session_id"]);
-  if (!sessionIdPattern.test(sessionId)) {
+  if (!isValidSessionId(sessionId)) {
     throw new ServiceError(
       "INVALID_SESSION_ID",
       "session_id must be 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.', ':' or '@'.",

@@ -51,12 +51,12 @@ export function shuttingDown(): ServiceError {
 }
 
 /** NOT_FOUND: the session was closed while the request ran. */
-export function sessionClosed(): ServiceError {
+function sessionClosed(): ServiceError {
   return new ServiceError("SESSION_NOT_FOUND", "The session was closed while the call ran.");
 }
 
 /** NOT_FOUND `SESSION_EXPIRED`: the service ended the session at its idle timeout or lifetime. */
-export function sessionExpired(why: "idle_timeout" | "max_lifetime"): ServiceError {
+function sessionExpired(why: "idle_timeout" | "max_lifetime"): ServiceError {
   const after = why === "idle_timeout" ? "it was idle too long" : "it reached its lifetime";
   return new ServiceError(
     "SESSION_EXPIRED",

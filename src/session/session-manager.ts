@@ -47,10 +47,10 @@ export interface SessionManagerDeps {
   readonly maxSessions?: number;
   /** Reserves the processes one start spawns; throws `PROCESS_LIMIT_REACHED`. */
   readonly reserveProcesses?: () => ProcessReservation;
-  /** Idle timeout and lifetime; default: sessions end only with their JWT. */
-  readonly lifetime?: LifetimePolicy;
-  /** When crashed servers may start again; default: the config defaults. */
-  readonly restart?: RestartPolicy;
+  /** Idle timeout and lifetime (`sessions` in the config). */
+  readonly lifetime: LifetimePolicy;
+  /** When crashed servers may start again (`sessions.restart` in the config). */
+  readonly restart: RestartPolicy;
   /** Receives the audit events: Inits, replacements, closes, lost servers, tool calls. */
   readonly audit?: AuditLog;
   /**
@@ -108,16 +108,6 @@ export interface SessionManager {
 }
 
 const noReservation: ProcessReservation = { spawned() {}, release() {} };
-const forever: LifetimePolicy = {
-  idleTimeoutMs: Number.POSITIVE_INFINITY,
-  maxLifetimeMs: Number.POSITIVE_INFINITY,
-};
-const defaultRestart: RestartPolicy = {
-  backoffMs: 1_000,
-  maxBackoffMs: 30_000,
-  crashBudget: 5,
-  crashWindowMs: 300_000,
-};
 
 /** Creates the session manager. Live clients stay in this process; records go to the registry. */
 export function createSessionManager(deps: SessionManagerDeps): SessionManager {
@@ -131,14 +121,14 @@ export function createSessionManager(deps: SessionManagerDeps): SessionManager {
   // Every Init under way listens to it: there is no sensible maximum.
   setMaxListeners(0, lifetime.signal);
   const maxSessions = deps.maxSessions ?? Number.POSITIVE_INFINITY;
-  const crashes = createCrashBudget(deps.restart ?? defaultRestart, { now });
+  const crashes = createCrashBudget(deps.restart, { now });
   const ended = createEndedSessions({ now });
   const table = createSessionTable({
     registry,
     logger,
     audit,
     now,
-    lifetime: deps.lifetime ?? forever,
+    lifetime: deps.lifetime,
     crashes,
     ended,
   });

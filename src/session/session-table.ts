@@ -1,5 +1,6 @@
 import type { AuditLog, SessionEndWhy } from "../log/audit.js";
 import type { Logger } from "../log/logger.js";
+import type { LostReason } from "../mcp/server-connection.js";
 import type { CrashBudget } from "./crash-budget.js";
 import type { EndedSessions, EndReason } from "./ended-sessions.js";
 import { type LifetimePolicy, type LiveSession, sessionEnd } from "./live-session.js";
@@ -106,7 +107,7 @@ export function createSessionTable(deps: SessionTableDeps): SessionTable {
     );
   }
 
-  function markLost(session: LiveSession, server: string, why: string): void {
+  function markLost(session: LiveSession, server: string, why: LostReason["why"]): void {
     const { sessionId } = session.record;
     session.record = { ...session.record, state: "inactive", lastUsedAtMs: session.lastUsedAtMs };
     session.lostServer = server;

@@ -421,7 +421,8 @@ export const CloseSessionResponseSchema: GenMessage<CloseSessionResponse> = /*@_
  * fresh credential check; the restart fails as Init does. Restarts are
  * rate-limited per session: UNAVAILABLE `MCP_SERVER_BACKOFF` while waiting
  * after repeated crashes, UNAVAILABLE `MCP_SERVER_CRASH_LOOP` once the crash
- * budget is spent (both with metadata `retry_after_ms` and `crashes`).
+ * budget is spent (both with metadata `retry_after_ms`, `crashes` and
+ * `crash_window_ms`).
  *
  * @generated from service mcpclient.v1.SessionService
  */
@@ -448,7 +449,8 @@ export const SessionService: GenService<{
    *    stdio servers would pass the server's process cap (metadata
    *    `max_child_processes`, `retry_after_ms`).
    * 4. `POST {api_url}/settings/validate` with the token as a bearer:
-   *    UNAUTHENTICATED `CREDENTIALS_REJECTED` on 401 or 403; INTERNAL
+   *    UNAUTHENTICATED `CREDENTIALS_REJECTED` on 401 or 403 (metadata
+   *    `http_status`, as for `UPSTREAM_ERROR`); INTERNAL
    *    `UPSTREAM_TIMEOUT` when it takes longer than the configured timeout
    *    (5 s by default); INTERNAL `UPSTREAM_UNREACHABLE` when no connection
    *    can be made; INTERNAL `UPSTREAM_ERROR` on any other non-2xx status
