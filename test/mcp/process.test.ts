@@ -82,6 +82,26 @@ describe("stdio child stderr", () => {
     expect(service.logText()).not.toContain(signature);
   });
 
+  it("masks the values of the api_url's query too, whatever their shape", async () => {
+    const service = await start({ fixture: fixture() });
+    const queryValue = "q7Zp2Lx9Sd";
+    const apiUrl = `${upstream.apiUrl}?key=${queryValue}`;
+    await service.client.init({ sessionId: "s-query", apiUrl, jwtToken: token });
+    // The server writes the value on its own, not as part of a URL the logger would recognise.
+    await service.client.callTool(
+      { sessionId: "s-query", name: "stderr", arguments: { prefix: `key=${queryValue} ` } },
+      bearer(token),
+    );
+    const logs = service.logs;
+    const entry = await waitFor(
+      () =>
+        logs().find((e) => e.session_id === "s-query" && String(e.stderr ?? "").includes("probe")),
+      "the child's stderr line in the log",
+    );
+    expect(entry?.stderr).toBe("stderr-probe token=key=[REDACTED] [REDACTED] done");
+    expect(service.logText()).not.toContain(queryValue);
+  });
+
   it("masks a token whose header has a space after the brace, also when glued to other text", async () => {
     // `{ "alg"` encodes to `eyAi`, not the usual `eyJ`.
     const spaced = makeJwt("user-1", '{ "alg": "HS256", "typ": "JWT" }');
